@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Makes a fresh machine ready: Debian packages (when root), the virtual environment, the control-plane binaries.
+# Idempotent and quiet when everything is already there. Prints the control-plane binary directory last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(libseccomp2 runc containerd busybox-static iproute2)
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+else
+  log "not root: skipping Debian packages (${DEBIAN_PACKAGES[*]}); runtime tests will be skipped"
+fi
+
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null || PY=python3
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [[ ! -f "$stamp" ]]; then
+  log "creating virtual environment .venv"
+  [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip >&2
+  .venv/bin/python -m pip install -q -e '.[dev]' >&2
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+
+scripts/control-plane-binaries.sh

@@ -1,0 +1,1 @@
+"""seccomp-operator: validated seccomp profiles, installed atomically on every node."""

@@ -1,0 +1,3 @@
+from seccomp_operator.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Prometheus metrics of one agent. Each agent owns a registry, so many agents can share a process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class AgentMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.installs = Counter(
+            "seccomp_agent_installs_total",
+            "Profile files written because they were missing or outdated.",
+            registry=r,
+        )
+        self.removals = Counter(
+            "seccomp_agent_removals_total", "Profile files removed because their profile is gone.", registry=r
+        )
+        self.drift_repairs = Counter(
+            "seccomp_agent_drift_repairs_total",
+            "Installed files found edited, replaced or deleted on disk and restored.",
+            registry=r,
+        )
+        self.errors = Counter("seccomp_agent_errors_total", "Failures by reason.", ["reason"], registry=r)
+        self.sync_seconds = Histogram(
+            "seccomp_agent_sync_duration_seconds",
+            "Time to reconcile the files of one batch of changes.",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.profiles = Gauge("seccomp_agent_profiles", "Profiles on this node by state.", ["state"], registry=r)
+        self.report_writes = Counter(
+            "seccomp_agent_report_writes_total", "Writes of this node's NodeProfileReport.", registry=r
+        )
+        self.relists = Counter("seccomp_agent_relists_total", "Full re-LISTs of published profiles.", registry=r)

@@ -1,0 +1,91 @@
+"""`seccomp-operator lint [--json] [--strict] PATH...`: check profiles and SeccompProfile manifests.
+
+Reads bare OCI profiles (JSON) and YAML/JSON files holding SeccompProfile resources; `-` is stdin. One line per
+finding, `PATH:POINTER: error|warning: message`. POINTER is the RFC 6901 pointer of the field; in a YAML stream it
+is prefixed with the document's position, `doc2/spec/syscalls/0/names/0` (1-based, counting `---` documents); for the
+whole document it is just `doc2` (or nothing, for a JSON file). `--json` prints the findings as a JSON array instead.
+
+Exit codes: 0 no error, 1 an error (or, with --strict, a warning), 2 usage or I/O error (unreadable, not JSON/YAML).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "lint",
+        help="check seccomp profiles and SeccompProfile manifests",
+        description="Check bare OCI seccomp profiles (JSON) and SeccompProfile manifests (YAML or JSON).",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="file to check, or - for stdin")
+    parser.add_argument("--json", action="store_true", help="print findings as a JSON array")
+    parser.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
+    parser.set_defaults(run=run)
+
+
+def read_input(path: str) -> str:
+    """The text of PATH (or stdin for `-`); OSError or UnicodeDecodeError when it cannot be read."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    return data.decode("utf-8")
+
+
+def location(path: str, label: str, pointer: str) -> str:
+    """`PATH:doc2/spec/x`, `PATH:/x`; just `PATH` for the whole of a JSON file."""
+    return f"{path}:{label}{pointer}" if label or pointer else path
+
+
+def run(args: argparse.Namespace) -> int:
+    from seccomp_operator.profile import ParseError, parse_documents, validate_profile, validate_resource
+
+    records: list[dict[str, object]] = []
+    status = EXIT_OK
+    for path in args.paths:
+        try:
+            text = read_input(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"{path}: error: cannot read: {exc}", file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        try:
+            documents = parse_documents(text, filename=path)
+        except ParseError as exc:
+            print(f"{path}: error: {exc}", file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        for document in documents:
+            if document.kind == "resource":
+                findings = document.findings + validate_resource(document.data).findings
+            else:
+                findings = document.findings + validate_profile(document.data).findings
+            for finding in findings:
+                records.append(
+                    {
+                        "path": path,
+                        "document": document.index if document.format == "yaml" else None,
+                        "pointer": finding.pointer,
+                        "severity": finding.severity,
+                        "code": finding.code,
+                        "message": finding.message,
+                        "_where": location(path, document.label, finding.pointer),
+                    }
+                )
+    if args.json:
+        print(json.dumps([{k: v for k, v in r.items() if k != "_where"} for r in records], indent=2))
+    else:
+        for record in records:
+            print(f"{record['_where']}: {record['severity']}: {record['message']}")
+    if status == EXIT_USAGE:
+        return EXIT_USAGE
+    failing = {"error", "warning"} if args.strict else {"error"}
+    return EXIT_FINDINGS if any(r["severity"] in failing for r in records) else EXIT_OK

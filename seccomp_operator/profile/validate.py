@@ -1,0 +1,576 @@
+"""The decision table: what a profile must satisfy before any node sees it, and why (see README.md).
+
+`validate_profile` = structure (`shape.py`) + meaning (this module) + a real compile with libseccomp
+(`compile.py`), the compile only when everything else passed. A `Profile` comes back only when there is no error.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from seccomp_operator.profile import syscalls
+from seccomp_operator.profile.arches import ARCHES
+from seccomp_operator.profile.compile import BpfSinkFactory, compile_profile
+from seccomp_operator.profile.findings import Finding, error, has_errors, join, warning
+from seccomp_operator.profile.model import (
+    ACTIONS,
+    ERRNO_ACTIONS,
+    FLAGS,
+    MAX_ARGS,
+    MAX_ERRNO,
+    MAX_TRACE_DATA,
+    OPERATORS,
+    UINT32_MAX,
+    Profile,
+    Rule,
+    condition_key,
+    effective_action,
+)
+from seccomp_operator.profile.shape import Shaped, ShapedRule, shape_profile
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    profile: Profile | None  # None when there is any error
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.findings)
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.is_error)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.is_error)
+
+
+def validate_profile(obj: object, *, compile_check: bool = True, bpf_sink: BpfSinkFactory | None = None) -> Validation:
+    """Validate a bare OCI `LinuxSeccomp` object (parsed JSON). Pointers are relative to `obj`.
+
+    `compile_check=False` skips the libseccomp compile (the property tests use it to show the static checks alone
+    already catch what libseccomp refuses); `bpf_sink` injects where the BPF export goes (see compile.py).
+    """
+    return check_profile(obj, partial=False, compile_check=compile_check, bpf_sink=bpf_sink)
+
+
+def check_profile(
+    obj: object,
+    *,
+    partial: bool,
+    extra_keys: Collection[str] = (),
+    compile_check: bool = True,
+    bpf_sink: BpfSinkFactory | None = None,
+) -> Validation:
+    """`partial`: the spec of a SeccompProfile with a base profile, which may leave fields to the base (no
+    defaultAction, listenerPath or architectures of its own); it is not compiled until merged."""
+    shaped = shape_profile(obj, extra_keys=extra_keys)
+    findings = list(shaped.findings)
+    if not shaped.is_object:
+        return Validation(None, tuple(findings))
+    _Checker(shaped, partial, findings).run()
+    if has_errors(findings):
+        return Validation(None, tuple(findings))
+    profile = Profile(
+        default_action=shaped.default_action,
+        default_errno_ret=shaped.default_errno_ret,
+        architectures=tuple(shaped.architectures),
+        flags=tuple(shaped.flags),
+        listener_path=shaped.listener_path,
+        listener_metadata=shaped.listener_metadata,
+        syscalls=tuple(item.rule for item in shaped.rules),
+    )
+    if compile_check and profile.default_action is not None:
+        findings.extend(compile_profile(profile, bpf_sink).findings)
+        if has_errors(findings):
+            return Validation(None, tuple(findings))
+    return Validation(profile, tuple(findings))
+
+
+def _short(arches: Collection[str]) -> str:
+    return ", ".join(arch.removeprefix("SCMP_ARCH_") for arch in arches)
+
+
+def _suggest(value: str, choices: Collection[str]) -> str:
+    close = difflib.get_close_matches(value.upper(), choices, n=1, cutoff=0.6)
+    return f" Did you mean `{close[0]}`?" if close else f" Valid values: {', '.join(choices)}."
+
+
+@dataclass(slots=True)
+class _Use:
+    """One (rule, name) pair, for the duplicate and conflict checks."""
+
+    pointer: str
+    rule_pointer: str
+    action: tuple[str, int | None]
+    conditions: frozenset[tuple[int, str, int, int]] | None  # None: unconditional
+
+
+class _Checker:
+    def __init__(self, shaped: Shaped, partial: bool, out: list[Finding]) -> None:
+        self.s = shaped
+        self.partial = partial
+        self.out = out
+        self.arches: list[str] = []  # declared, valid, deduplicated
+        self.default: tuple[str, int | None] | None = None
+
+    def run(self) -> None:
+        self._default_action()
+        self._architectures()
+        self._flags()
+        if self.s.listener_metadata is not None and self.s.listener_path is None and not self.partial:
+            self.out.append(
+                error(
+                    "/listenerMetadata",
+                    "listener-metadata-without-path",
+                    "listenerMetadata is set without listenerPath; the runtime-spec says it MUST NOT be",
+                )
+            )
+        uses: dict[str, list[_Use]] = {}
+        for item in self.s.rules:
+            self._rule(item, uses)
+        self._conflicts(uses)
+
+    # --- profile level --------------------------------------------------------------------------------------
+
+    def _default_action(self) -> None:
+        action = self.s.default_action
+        if action is None:
+            if self.partial:
+                return
+            if self.s.rule_count == 0:
+                reason = (
+                    "a profile with neither defaultAction nor syscalls (such as `{}`) is treated by runc and "
+                    'CRI-O as "no seccomp at all": the container would run unconfined'
+                )
+            else:
+                reason = (
+                    'runc refuses it ("string  is not a valid action for seccomp") and crun reports '
+                    '"seccomp misses the default action"'
+                )
+            self.out.append(error("/defaultAction", "missing-default-action", f"defaultAction is missing: {reason}"))
+            return
+        if action not in ACTIONS:
+            self.out.append(self._unknown_action("/defaultAction", action))
+            return
+        if action == "SCMP_ACT_NOTIFY":
+            self.out.append(
+                error(
+                    "/defaultAction",
+                    "notify-default-action",
+                    "SCMP_ACT_NOTIFY cannot be the default action: runc refuses it (every syscall, including the "
+                    "ones the runtime itself needs, would wait on the listener)",
+                )
+            )
+            return
+        errno_ret = self.s.default_errno_ret
+        if self._errno_ok("/defaultErrnoRet", action, errno_ret, "defaultErrnoRet", "defaultAction"):
+            self.default = effective_action(action, errno_ret)
+
+    def _unknown_action(self, pointer: str, action: str) -> Finding:
+        shown = action or "(empty)"
+        return error(
+            pointer,
+            "unknown-action",
+            f'`{shown}` is not a seccomp action; runc refuses it ("string {action} is not a valid action for '
+            f'seccomp") and so does crun.{_suggest(action, ACTIONS)}',
+        )
+
+    def _errno_ok(self, pointer: str, action: str, value: int | None, field: str, action_field: str) -> bool:
+        if value is None:
+            return True
+        if action not in ERRNO_ACTIONS:
+            self.out.append(
+                error(
+                    pointer,
+                    "errno-without-errno-action",
+                    f"{field} is set but {action_field} is {action}; only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take "
+                    'one. The runtime-spec says the runtime MUST fail: crun does ("errno value specified for '
+                    'action"), runc silently ignores it, so the nodes would disagree. Remove it.',
+                )
+            )
+            return False
+        if action == "SCMP_ACT_ERRNO" and value > MAX_ERRNO:
+            self.out.append(
+                error(
+                    pointer,
+                    "errno-out-of-range",
+                    f"errno {value} is outside 0..{MAX_ERRNO}; libseccomp refuses it and runc/crun truncate larger "
+                    f'values to 16 bits (65536 would become 0, i.e. the syscall would "succeed")',
+                )
+            )
+            return False
+        if action == "SCMP_ACT_TRACE" and value > MAX_TRACE_DATA:
+            self.out.append(
+                error(
+                    pointer,
+                    "errno-out-of-range",
+                    f"TRACE value {value} is outside 0..{MAX_TRACE_DATA}: the kernel passes only 16 bits to the "
+                    "tracer, and runc/crun truncate larger values silently",
+                )
+            )
+            return False
+        return True
+
+    def _architectures(self) -> None:
+        seen: dict[str, int] = {}
+        for i, arch in enumerate(self.s.architectures):
+            pointer = join("/architectures", i)
+            info = ARCHES.get(arch)
+            if info is None:
+                self.out.append(
+                    error(
+                        pointer,
+                        "unknown-architecture",
+                        f'`{arch}` is not a seccomp architecture; runc refuses it ("string {arch} is not a valid '
+                        f'arch for seccomp").{_suggest(arch, [a for a in ARCHES if ARCHES[a].runc])}',
+                    )
+                )
+                continue
+            if not info.runc:
+                self.out.append(
+                    error(
+                        pointer,
+                        "unknown-architecture",
+                        f'{arch} is in the runtime-spec but runc does not accept it ("string {arch} is not a valid '
+                        'arch for seccomp"), so containers using this profile fail to start on runc nodes',
+                    )
+                )
+                continue
+            if not syscalls.supported(arch):
+                self.out.append(
+                    error(
+                        pointer,
+                        "arch-unsupported-by-libseccomp",
+                        f"libseccomp {syscalls.libseccomp_version()}, which validates profiles here, does not know "
+                        f"{arch} (support arrived in a later libseccomp); nodes with such a libseccomp fail to "
+                        "create the container, and the profile cannot be checked",
+                    )
+                )
+                continue
+            if arch in seen:
+                self.out.append(
+                    warning(
+                        pointer,
+                        "duplicate-architecture",
+                        f"{arch} is listed twice (first at /architectures/{seen[arch]}); harmless, remove one",
+                    )
+                )
+                continue
+            seen[arch] = i
+            self.arches.append(arch)
+        little = [a for a in self.arches if ARCHES[a].little_endian]
+        big = [a for a in self.arches if not ARCHES[a].little_endian]
+        if little and big:
+            self.out.append(
+                error(
+                    "/architectures",
+                    "mixed-endianness",
+                    f"the architectures mix little-endian ({_short(little)}) and big-endian ({_short(big)}) ones; "
+                    "libseccomp cannot put both into one filter (EDOM), and runc adds every listed architecture "
+                    "to the node's filter, so the container fails to start on every node. Use one profile per "
+                    "endianness.",
+                )
+            )
+        if not self.s.architectures and not self.partial:
+            self.out.append(
+                warning(
+                    "/architectures",
+                    "no-architectures",
+                    "no architectures are declared, so the filter covers only the node's native one; a process "
+                    "using another ABI (e.g. 32-bit x86 on x86_64) is killed, because libseccomp's action for "
+                    "an unlisted architecture is KILL",
+                )
+            )
+
+    def _flags(self) -> None:
+        for i, flag in enumerate(self.s.flags):
+            if flag not in FLAGS:
+                self.out.append(
+                    error(
+                        join("/flags", i),
+                        "unknown-flag",
+                        f'`{flag}` is not a seccomp filter flag; runc refuses it ("seccomp flag {flag} is not '
+                        f'known to runc") and crun too.{_suggest(flag, FLAGS)}',
+                    )
+                )
+
+    # --- rules ----------------------------------------------------------------------------------------------
+
+    def _rule(self, item: ShapedRule, uses: dict[str, list[_Use]]) -> None:
+        rule = item.rule
+        base = f"/syscalls/{item.index}"  # integer tokens need no escaping; this runs for every rule
+        action_ok = True
+        if rule.action not in ACTIONS:
+            self.out.append(self._unknown_action(join(base, "action"), rule.action))
+            action_ok = False
+        elif not self._errno_ok(join(base, "errnoRet"), rule.action, rule.errno_ret, "errnoRet", "action"):
+            action_ok = False
+        if rule.action == "SCMP_ACT_NOTIFY" and self.s.listener_path is None and not self.partial:
+            self.out.append(
+                error(
+                    join(base, "action"),
+                    "notify-without-listener",
+                    'SCMP_ACT_NOTIFY needs listenerPath: runc refuses the profile ("seccomp listenerPath is not '
+                    'set"), since notifications have nowhere to go',
+                )
+            )
+        args_ok = self._args(rule, base)
+        action = effective_action(rule.action, rule.errno_ret)
+        if action_ok and self.default is not None and action == self.default:
+            self.out.append(
+                warning(
+                    join(base, "action"),
+                    "action-equals-default",
+                    "this rule's action equals the default action, so runc and crun skip it: it has no effect",
+                )
+            )
+        if not rule.names:
+            self.out.append(
+                error(
+                    join(base, "names"),
+                    "empty-names",
+                    "this rule lists no syscall names, so runtimes create no rule from it; name at least one "
+                    "syscall or remove the entry",
+                )
+            )
+        conditions = condition_key(rule.args) if rule.args else None
+        for j, name in enumerate(rule.names):
+            pointer = f"{base}/names/{j}"
+            if self._name(name, pointer, rule) and action_ok and args_ok:
+                uses.setdefault(name, []).append(_Use(pointer, base, action, conditions))
+
+    def _name(self, name: str, pointer: str, rule: Rule) -> bool:
+        if name == "":
+            self.out.append(
+                error(
+                    pointer,
+                    "empty-syscall-name",
+                    'an empty string is not a syscall name; runc refuses it ("empty string is not a valid syscall")',
+                )
+            )
+            return False
+        if not syscalls.SYSCALL_NAME.fullmatch(name):
+            self.out.append(
+                error(
+                    pointer,
+                    "unknown-syscall",
+                    f"`{name}` is not a syscall name (they use only lowercase letters, digits and `_`)",
+                )
+            )
+            return False
+        if rule.action == "SCMP_ACT_NOTIFY" and name == "write":
+            self.out.append(
+                error(
+                    pointer,
+                    "notify-on-write",
+                    "SCMP_ACT_NOTIFY cannot be used for `write`: runc refuses it, since the runtime itself "
+                    "must write while the listener is being set up",
+                )
+            )
+        if not syscalls.is_known(name):
+            version = syscalls.NEWER_SYSCALLS.get(name)
+            if version is not None:
+                self.out.append(
+                    warning(
+                        pointer,
+                        "syscall-unknown-to-libseccomp",
+                        f"`{name}` (Linux {version}) is newer than libseccomp {syscalls.libseccomp_version()}, "
+                        "which validates profiles here; runc and crun built against such a libseccomp ignore it, "
+                        "so on those nodes this name has no effect",
+                    )
+                )
+                return True
+            close = syscalls.suggest(name)
+            hint = f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
+            self.out.append(
+                error(
+                    pointer,
+                    "unknown-syscall",
+                    f"`{name}` is not a syscall libseccomp knows on any architecture (a typo?); runc and crun "
+                    f"skip unknown names silently, so this entry would do nothing.{hint}",
+                )
+            )
+            return False
+        if self.arches:
+            present = syscalls.present_on(name)
+            missing = [arch for arch in self.arches if arch not in present]
+            if missing and len(missing) == len(self.arches):
+                self.out.append(
+                    warning(
+                        pointer,
+                        "syscall-missing-on-arch",
+                        f"`{name}` exists on none of the declared architectures ({_short(missing)}); runtimes "
+                        "skip it, so it has no effect",
+                    )
+                )
+            elif missing:
+                self.out.append(
+                    warning(
+                        pointer,
+                        "syscall-missing-on-arch",
+                        f"`{name}` does not exist on {_short(missing)}; libseccomp leaves it out of the filter "
+                        "there, so on those architectures this name has no effect",
+                    )
+                )
+        return True
+
+    def _args(self, rule: Rule, base: str) -> bool:
+        ok = True
+        if len(rule.args) > MAX_ARGS:
+            self.out.append(
+                error(
+                    join(base, "args", MAX_ARGS),
+                    "too-many-args",
+                    f"a rule can test at most {MAX_ARGS} argument conditions, this one has {len(rule.args)}; "
+                    "libseccomp refuses more and crun silently drops everything after the sixth",
+                )
+            )
+            ok = False
+        narrow = [arch for arch in self.arches if ARCHES[arch].bits == 32]
+        first_use: dict[int, int] = {}
+        for k, arg in enumerate(rule.args):
+            pointer = join(base, "args", k)
+            if arg.index >= MAX_ARGS:
+                self.out.append(
+                    error(
+                        join(pointer, "index"),
+                        "arg-index-out-of-range",
+                        f"argument index {arg.index} does not exist: syscalls have arguments 0..5; runc refuses "
+                        'it ("syscalls only have up to 6 arguments") and so does crun',
+                    )
+                )
+                ok = False
+            elif arg.index in first_use:
+                self.out.append(
+                    error(
+                        join(pointer, "index"),
+                        "repeated-arg-index",
+                        f"argument {arg.index} is already tested by args/{first_use[arg.index]} in this rule. "
+                        "runc and crun then split the conditions into separate rules, so they are OR-ed instead "
+                        "of AND-ed and the rule matches far more calls than written. Use one rule per condition "
+                        "if OR is meant.",
+                    )
+                )
+                ok = False
+            else:
+                first_use[arg.index] = k
+            if arg.op not in OPERATORS:
+                self.out.append(
+                    error(
+                        join(pointer, "op"),
+                        "unknown-operator",
+                        f'`{arg.op or "(empty)"}` is not a comparison operator; runc refuses it ("string {arg.op} '
+                        f'is not a valid operator for seccomp").{_suggest(arg.op, OPERATORS)}',
+                    )
+                )
+                ok = False
+                continue
+            masked = arg.op == "SCMP_CMP_MASKED_EQ"
+            if masked and arg.value_two & ~arg.value:
+                self.out.append(
+                    error(
+                        join(pointer, "valueTwo"),
+                        "masked-eq-bits-outside-mask",
+                        f"for SCMP_CMP_MASKED_EQ, `value` is the mask and `valueTwo` the expected result of "
+                        f"(arg & mask); valueTwo {arg.value_two:#x} has bits outside the mask {arg.value:#x}, so "
+                        f"libseccomp drops them silently and compares against {arg.value_two & arg.value:#x}",
+                    )
+                )
+                ok = False
+            if not masked and arg.value_two:
+                self.out.append(
+                    warning(
+                        join(pointer, "valueTwo"),
+                        "value-two-ignored",
+                        f"valueTwo is only used by SCMP_CMP_MASKED_EQ; with {arg.op} it is ignored",
+                    )
+                )
+            for key, value in (("value", arg.value), ("valueTwo", arg.value_two if masked else 0)):
+                if narrow and value > UINT32_MAX:
+                    self.out.append(
+                        error(
+                            join(pointer, key),
+                            "value-exceeds-32-bit",
+                            f"{value:#x} does not fit in 32 bits, and on the 32-bit architectures declared "
+                            f"({_short(narrow)}) libseccomp silently compares only the low 32 bits "
+                            f"({value & UINT32_MAX:#x}); split the profile or use a value below 2^32",
+                        )
+                    )
+                    ok = False
+        return ok
+
+    def _conflicts(self, uses: dict[str, list[_Use]]) -> None:
+        for name, entries in uses.items():
+            if len(entries) < 2:
+                continue
+            for n, later in enumerate(entries):
+                for earlier in entries[:n]:
+                    if self._conflict(name, earlier, later):
+                        break
+
+    def _conflict(self, name: str, earlier: _Use, later: _Use) -> bool:
+        """Report at most one finding per later use; True when one was reported."""
+        if earlier.conditions == later.conditions:
+            if earlier.action != later.action:
+                if self.default in (earlier.action, later.action):
+                    effect = "runc and crun skip the one whose action equals the default, so the other wins"
+                elif earlier.conditions is None:
+                    effect = "libseccomp keeps the first and silently ignores the second"
+                else:
+                    effect = 'libseccomp refuses the second (EEXIST, "file exists"), so the container fails to start'
+                self.out.append(
+                    error(
+                        later.pointer,
+                        "conflicting-actions",
+                        f"`{name}` already has a rule with the same argument conditions at {earlier.pointer} "
+                        f"but a different action ({_act(earlier.action)} vs {_act(later.action)}): {effect}. "
+                        "Keep one.",
+                    )
+                )
+            else:
+                same_rule = earlier.rule_pointer == later.rule_pointer
+                self.out.append(
+                    warning(
+                        later.pointer,
+                        "duplicate-rule",
+                        f"`{name}` is already covered by {earlier.pointer} with the same action and conditions"
+                        + (" in this rule" if same_rule else "")
+                        + "; the repeat has no effect",
+                    )
+                )
+            return True
+        unconditional, conditional = (
+            (earlier, later)
+            if earlier.conditions is None
+            else (later, earlier)
+            if later.conditions is None
+            else (
+                None,
+                None,
+            )
+        )
+        if unconditional is None or conditional is None or unconditional.action == conditional.action:
+            return False
+        if unconditional.action == self.default:
+            return False  # runc skips the unconditional rule (it equals the default), so the conditional one stands
+        self.out.append(
+            error(
+                conditional.pointer,
+                "conditional-shadowed",
+                f"`{name}` has an unconditional rule ({_act(unconditional.action)}) at {unconditional.pointer} and "
+                f"a conditional one with a different action ({_act(conditional.action)}) at "
+                f"{conditional.pointer}; libseccomp keeps the unconditional rule and silently drops the "
+                "conditional one, so its conditions never take effect",
+            )
+        )
+        return True
+
+
+def _act(action: tuple[str, int | None]) -> str:
+    name, value = action
+    return f"{name}({value})" if value is not None else name
