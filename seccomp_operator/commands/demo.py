@@ -85,7 +85,9 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
         sim = Simulation(cp.kubeconfig_path, workdir, webhook=webhook)
         try:
             with Step(f"starting the controller and {len(nodes)} node agents"):
-                sim.add_nodes(nodes)
+                sim.add_nodes(nodes[:-1])
+                # One node in the audit pool, so examples/audit-pool.yaml's nodeSelector has somewhere to go.
+                sim.add_nodes(nodes[-1:], labels={"pool.example.com/purpose": "audit"})
                 sim.start_controller(health_addr=None)
                 wait_until(
                     lambda: (
@@ -113,10 +115,11 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
             print(cp.kubectl("get", "seccompprofiles", "-A").stdout)
             print(_node_table(sim, nodes))
             print()
-            with Step("trying an invalid edit (errno 70000) on a Ready profile"):
-                target = json.loads(cp.kubectl("get", "seccompprofiles", "-A", "-o", "json").stdout)["items"][0]
+            with Step("trying an invalid edit (a misspelt syscall name) on a Ready profile"):
+                target = json.loads(cp.kubectl("get", "seccompprofile", "deny-dangerous", "-o", "json").stdout)
                 meta = target["metadata"]
-                patch = json.dumps({"spec": {"defaultErrnoRet": 70000, "defaultAction": "SCMP_ACT_ERRNO"}})
+                rules = [*target["spec"]["syscalls"], {"names": ["ptrcae"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+                patch = json.dumps({"spec": {"syscalls": rules}})
                 try:
                     cp.kubectl(
                         "patch", "seccompprofile", meta["name"], "-n", meta["namespace"], "--type=merge", "-p", patch
@@ -172,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="    [%(levelname)s %(name)s] %(message)s")
+    # kopf logs every webhook refusal as an error; the demo prints the refusal the user sees instead.
+    logging.getLogger("kopf").setLevel(logging.CRITICAL)
     if args.workdir:
         workdir = Path(args.workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)

@@ -73,7 +73,10 @@ def resolve(key: str, profiles: Mapping[str, Mapping[str, Any]]) -> Resolution:
         if not checked.ok:
             if is_self:
                 return Resolution(
-                    False, "InvalidSpec", format_findings([f for f in checked.findings if f.is_error]), findings=list(checked.findings)
+                    False,
+                    "InvalidSpec",
+                    format_findings([f for f in checked.findings if f.is_error]),
+                    findings=list(checked.findings),
                 )
             return Resolution(
                 False,

@@ -72,7 +72,15 @@ class Simulation:
         body = {
             "apiVersion": "v1",
             "kind": "Node",
-            "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node, **(labels or {})}},
+            "metadata": {
+                "name": node,
+                "labels": {
+                    "kubernetes.io/hostname": node,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    **(labels or {}),
+                },
+            },
             "spec": {"taints": taints or []},
         }
 

@@ -23,9 +23,8 @@ from seccomp_operator.profile import parse_documents, render, validate_profile
 from seccomp_operator.profile.arches import ARCHES
 from seccomp_operator.profile.model import ACTIONS, OPERATORS, effective_action
 
-NAMES = [
-    # everywhere
-    "read", "write", "openat", "close", "getpid", "kill", "ioctl", "mmap", "personality", "clone", "futex",
+COMMON = ["read", "write", "openat", "close", "getpid", "kill", "ioctl", "mmap", "personality", "clone", "futex"]
+EDGE_NAMES = [
     # some architectures only
     "open", "arch_prctl", "vm86", "mmap2", "_llseek", "set_tls", "cacheflush", "modify_ldt", "chown32",
     # multiplexed through socketcall/ipc on some architectures
@@ -33,46 +32,57 @@ NAMES = [
     # typos, too new for this libseccomp, not a name at all
     "reed", "getpidd", "opne", "mseal", "statmount", "", "READ",
 ]  # fmt: skip
-ARCH_POOL = [
-    "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM",
-    "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_S390X", "SCMP_ARCH_MIPS",
-    "SCMP_ARCH_PARISC",
-]  # fmt: skip
-VALUES = [0, 1, 2, 9, 0xFF, 0x100, 0xFFFF_FFFF, 0x1_0000_0000, 2**63, 2**64 - 1]
-ERRNOS = [None, None, 0, 1, 38, 4094, 4095, 65535, 65536]
+LITTLE = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM",
+          "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_MIPSEL64"]  # fmt: skip
+OTHER_ARCHES = ["SCMP_ARCH_S390X", "SCMP_ARCH_MIPS", "SCMP_ARCH_PPC64", "SCMP_ARCH_PARISC", "SCMP_ARCH_LOONGARCH64"]
+SMALL = [0, 1, 2, 9, 0xFF]
+EDGE_VALUES = [0x100, 0xFFFF_FFFF, 0x1_0000_0000, 2**63, 2**64 - 1]
+COMMON_ACTIONS = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_LOG", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP"]
 
-actions = st.sampled_from([*ACTIONS, "SCMP_ACT_NOPE"])
+
+def mostly(common: list[Any], edge: list[Any]) -> st.SearchStrategy[Any]:
+    """Common values four times out of five: enough valid profiles to test, enough edges to find the limits."""
+    return st.sampled_from([*common, *common, *common, *common, *edge])
+
+
+names = mostly(COMMON, EDGE_NAMES)
+actions = mostly(COMMON_ACTIONS, [*ACTIONS, "SCMP_ACT_NOPE"])
+errnos = mostly([None, None, None, 1, 38], [0, 4094, 4095, 65535, 65536])
+values = mostly(SMALL, EDGE_VALUES)
 args = st.fixed_dictionaries(
     {
-        "index": st.sampled_from([0, 1, 2, 5, 6]),
-        "value": st.sampled_from(VALUES),
-        "op": st.sampled_from([*OPERATORS, *(["SCMP_CMP_MASKED_EQ"] * 3)]),
+        "index": mostly([0, 1, 2, 3, 4, 5], [5, 6]),
+        "value": values,
+        "op": st.sampled_from([*OPERATORS, "SCMP_CMP_MASKED_EQ", "SCMP_CMP_MASKED_EQ"]),
     },
-    optional={"valueTwo": st.sampled_from(VALUES)},
+    optional={"valueTwo": values},
 )
 
 
 @st.composite
 def rules(draw: st.DrawFn) -> dict[str, object]:
-    rule: dict[str, object] = {
-        "names": draw(st.lists(st.sampled_from(NAMES), min_size=0, max_size=4)),
-        "action": draw(actions),
-    }
-    errno = draw(st.sampled_from(ERRNOS))
-    if errno is not None:
+    action = draw(actions)
+    size = draw(mostly([1, 2, 3], [0]))
+    rule: dict[str, object] = {"names": draw(st.lists(names, min_size=size, max_size=max(size, 4))), "action": action}
+    errno = draw(errnos)
+    if errno is not None and (action in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE") or draw(st.integers(0, 9)) == 0):
         rule["errnoRet"] = errno
     if draw(st.booleans()):
-        rule["args"] = draw(st.lists(args, max_size=3) | st.lists(args, min_size=7, max_size=7))
+        distinct = st.lists(args, max_size=3, unique_by=lambda a: a["index"])
+        rule["args"] = draw(distinct | distinct | distinct | st.lists(args, min_size=2, max_size=7))
     return rule
 
 
 @st.composite
 def profiles(draw: st.DrawFn) -> dict[str, object]:
-    profile: dict[str, object] = {"defaultAction": draw(actions)}
-    errno = draw(st.sampled_from(ERRNOS))
-    if errno is not None:
+    action = draw(actions)
+    profile: dict[str, object] = {"defaultAction": action}
+    errno = draw(errnos)
+    if errno is not None and (action == "SCMP_ACT_ERRNO" or draw(st.integers(0, 9)) == 0):
         profile["defaultErrnoRet"] = errno
-    arches = draw(st.lists(st.sampled_from(ARCH_POOL), max_size=4, unique=True))
+    arches = draw(st.lists(st.sampled_from(LITTLE), max_size=4, unique=True))
+    if draw(st.integers(0, 7)) == 0:
+        arches.append(draw(st.sampled_from(OTHER_ARCHES)))
     if arches or draw(st.booleans()):
         profile["architectures"] = arches
     if draw(st.integers(0, 4)) == 0:
