@@ -1,0 +1,85 @@
+"""Fixtures for the fault suite: its own control plane (so restarts never disturb other suites), one Simulation per
+test with uniquely named nodes, and the figures recorder that writes bench/results/faults.json.
+
+Short by default (CI); FAULTS_LONG=1 repeats every fault many more times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from seccomp_operator.testing.controlplane import ControlPlane
+from faults.common import FaultBook
+from integration.conftest import CRD_DIR, CRD_NAMES, GROUP, VERSION, _established, binaries_dir, wait_for
+
+__all__ = ["binaries_dir"]
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "bench" / "results" / "faults.json"
+LONG = os.environ.get("FAULTS_LONG", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.faults)
+
+
+@pytest.fixture(scope="session")
+def fault_plane(binaries_dir: Path) -> Iterator[ControlPlane]:
+    """A control plane of the fault suite's own. Without the watch cache every watch is served by etcd, so a
+    resume from a compacted revision really answers 410 Gone."""
+    with ControlPlane(binaries_dir=binaries_dir, extra_apiserver_args=["--watch-cache=false"]) as cp:
+        cp.kubectl("apply", "--server-side", "--validate=strict", f"--filename={CRD_DIR}")
+        ext = client.ApiextensionsV1Api(cp.api_client())
+        for name in CRD_NAMES:
+            wait_for(f"CRD {name} Established", lambda name=name: _established(ext, name))
+        wait_for("discovery", lambda: cp.get(f"/apis/{GROUP}/{VERSION}")[0] == 200)
+        yield cp
+
+
+@pytest.fixture
+def fault_ns(fault_plane: ControlPlane) -> str:
+    name = f"f-{uuid.uuid4().hex[:10]}"
+    fault_plane.kubectl("create", "namespace", name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def fault_book() -> Iterator[FaultBook]:
+    """Figures per fault, merged by fault name into bench/results/faults.json when the session ends."""
+    book = FaultBook()
+    yield book
+    if not book.faults:
+        return
+    existing: dict[str, Any] = {}
+    if RESULTS.exists():
+        try:
+            existing = json.loads(RESULTS.read_text())
+        except ValueError:
+            existing = {}
+    by_name = {f["name"]: f for f in existing.get("faults", [])}
+    for fault in book.faults.values():
+        by_name[fault["name"]] = {**fault, "mode": "long" if LONG else "short"}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "description": "Fault-injection suite (tests/faults): per fault, how often it was injected and "
+                "what was lost. Targets: zero lost updates, stale nodes, partial files, orphaned files and stuck "
+                "deletions.",
+                "faults": [by_name[k] for k in sorted(by_name)],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
