@@ -84,8 +84,10 @@ class ReportWriter:
         """Wait until everything recorded so far has been written."""
         await self._idle.wait()
 
-    def _counts(self) -> dict[str, int]:
-        states = [e.state for e in self.entries.values()]
+    @staticmethod
+    def _counts(entries: dict[str, Entry]) -> dict[str, int]:
+        # Counted from the snapshot being sent, not from `self.entries`, which may change during an await.
+        states = [e.state for e in entries.values()]
         return {"installedCount": states.count(STATE_INSTALLED), "failedCount": states.count(STATE_FAILED)}
 
     async def _write(self) -> bool:
@@ -103,7 +105,7 @@ class ReportWriter:
                     "status": {
                         "nodeName": self.node_name,
                         "profiles": {k: e.as_json() for k, e in snapshot.items()},
-                        **self._counts(),
+                        **self._counts(snapshot),
                     },
                 }
                 await self.client.create(NODE_REPORTS, body)
@@ -123,7 +125,7 @@ class ReportWriter:
         changes.update({k: None for k in self._sent if k not in snapshot})
         if not changes:
             return False
-        patch = {"status": {"nodeName": self.node_name, "profiles": changes, **self._counts()}}
+        patch = {"status": {"nodeName": self.node_name, "profiles": changes, **self._counts(snapshot)}}
         try:
             await self.client.patch(NODE_REPORTS, self.node_name, patch, field_manager=FIELD_MANAGER_AGENT)
         except ApiError as exc:

@@ -17,7 +17,7 @@ from seccomp_operator.api import API_VERSION, FIELD_MANAGER_CONTROLLER, FINALIZE
 from seccomp_operator.controller.events import EventRecorder
 from seccomp_operator.controller.metrics import ControllerMetrics
 from seccomp_operator.controller.queue import WorkQueue
-from seccomp_operator.controller.resolve import Resolution, resolve
+from seccomp_operator.controller.resolve import MAX_BASE_DEPTH, Resolution, resolve
 from seccomp_operator.controller.state import JSON, ClusterState
 from seccomp_operator.controller.status import Validity, compute_status
 from seccomp_operator.kube.client import PODS, ApiError, KubeClient
@@ -74,7 +74,34 @@ class Reconciler:
         self.settings = settings
         self.metrics = metrics
         self.events = events
-        self.resolutions: dict[str, Resolution] = {}
+        # key -> (signature of the spec chain, resolution): validation compiles BPF, so it runs only when a spec in
+        # the chain changed, not on every status event.
+        self.resolutions: dict[str, tuple[tuple[Any, ...], Resolution]] = {}
+
+    def _chain_signature(self, key: str) -> tuple[Any, ...]:
+        namespace = key.partition("/")[0]
+        signature: list[Any] = []
+        current: str | None = key
+        while current is not None and len(signature) <= MAX_BASE_DEPTH + 1:
+            obj = self.state.profiles.get(current)
+            if obj is None:
+                signature.append((current, None, None))
+                break
+            meta = obj["metadata"]
+            signature.append((current, meta.get("uid"), meta.get("generation")))
+            base = (obj.get("spec") or {}).get("baseProfileName")
+            current = f"{namespace}/{base}" if base and all(s[0] != f"{namespace}/{base}" for s in signature) else None
+        return tuple(signature)
+
+    def _resolve(self, key: str) -> tuple[Resolution, Resolution | None]:
+        """(current resolution, the previous one or None)."""
+        signature = self._chain_signature(key)
+        cached = self.resolutions.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1], cached[1]
+        resolution = resolve(key, self.state.profiles)
+        self.resolutions[key] = (signature, resolution)
+        return resolution, cached[1] if cached else None
 
     # --- entry point ------------------------------------------------------------------------------------------
     async def reconcile(self, key: str) -> None:
@@ -88,9 +115,7 @@ class Reconciler:
             return
         if FINALIZER not in (obj["metadata"].get("finalizers") or []):
             obj = await self._add_finalizer(key, obj)
-        resolution = resolve(key, self.state.profiles)
-        previous = self.resolutions.get(key)
-        self.resolutions[key] = resolution
+        resolution, previous = self._resolve(key)
         if resolution.ok:
             assert resolution.rendered is not None
             await self._publish(key, obj, resolution)

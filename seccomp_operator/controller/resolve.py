@@ -71,17 +71,13 @@ def resolve(key: str, profiles: Mapping[str, Mapping[str, Any]]) -> Resolution:
         checked = validate_resource(dict(manifest))
         is_self = depth == len(chain) - 1
         if not checked.ok:
+            errors = format_findings([f for f in checked.findings if f.is_error])
             if is_self:
-                return Resolution(
-                    False,
-                    "InvalidSpec",
-                    format_findings([f for f in checked.findings if f.is_error]),
-                    findings=list(checked.findings),
-                )
+                return Resolution(False, "InvalidSpec", errors, findings=list(checked.findings))
             return Resolution(
                 False,
                 "BaseProfileInvalid",
-                f"/spec/baseProfileName: error: base profile {member!r} is invalid: {format_findings([f for f in checked.findings if f.is_error])}",
+                f"/spec/baseProfileName: error: base profile {member!r} is invalid: {errors}",
             )
         if is_self:
             warnings = [f for f in checked.findings if not f.is_error]
@@ -92,12 +88,12 @@ def resolve(key: str, profiles: Mapping[str, Mapping[str, Any]]) -> Resolution:
     if len(chain) > 1:
         again = validate_profile(json.loads(rendered.content))
         if not again.ok:
-            errors = list(again.errors)
+            conflicts = list(again.errors)
             return Resolution(
                 False,
                 "BaseProfileConflict",
-                "merged with its base profiles the result is invalid: " + format_findings(errors),
-                findings=errors,
+                "merged with its base profiles the result is invalid: " + format_findings(conflicts),
+                findings=conflicts,
             )
     message = f"validated; hash {rendered.sha256[:12]}"
     if warnings:

@@ -21,7 +21,7 @@ from seccomp_operator.profile.findings import Finding, error, join
 # Deep enough for any profile (they nest five levels); shallow enough that a hostile file cannot exhaust the stack.
 _MAX_DEPTH = 64
 # YAML aliases can expand a small file exponentially ("billion laughs"); stop long before memory is at risk.
-_MAX_NODES = 200_000
+_MAX_NODES = 100_000
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"

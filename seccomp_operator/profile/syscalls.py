@@ -93,8 +93,10 @@ def native_number(name: str) -> int:
     return resolve(name, native_arch())
 
 
+@functools.lru_cache(maxsize=16384)
 def is_known(name: str) -> bool:
-    return native_number(name) != UNKNOWN
+    """Whether libseccomp knows the name on any architecture it supports (a name it knows nowhere is a typo)."""
+    return any(resolve(name, arch) != UNKNOWN for arch in ARCHES if supported(arch))
 
 
 @functools.lru_cache(maxsize=16384)

@@ -54,7 +54,9 @@ def test_remove_deletes_file_and_empty_namespace_directory(tree: ProfileTree) ->
     assert not tree.remove("ns", "b")
 
 
-def test_symlinked_namespace_directory_is_refused_and_nothing_written_outside(tree: ProfileTree, tmp_path: Path) -> None:
+def test_symlinked_namespace_directory_is_refused_and_nothing_written_outside(
+    tree: ProfileTree, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     subtree = Path(tree.root) / "seccomp-operator"

@@ -45,9 +45,7 @@ def test_sigkill_during_writes_never_leaves_partial_or_missing_files(tmp_path: P
     rng = random.Random(1234)
     seen_new = 0
     for _ in range(ITERATIONS):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(root), str(old), str(new)], stdout=subprocess.PIPE
-        )
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(old), str(new)], stdout=subprocess.PIPE)
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 30)
         assert ready, "writer did not start"

@@ -46,7 +46,7 @@ class Case:
 
 ERRORS = [
     Case("array-not-object", ["SCMP_ACT_ALLOW"], "error", "not-an-object", ""),
-    Case("rule-not-object", profile("read"), "error", "not-an-object", "/syscalls/0"),  # type: ignore[arg-type]
+    Case("rule-not-object", profile("read"), "error", "not-an-object", "/syscalls/0"),
     Case(
         "duplicate-key-in-rule",
         '{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": '
@@ -74,10 +74,10 @@ ERRORS = [
     Case(
         "case-variant-long-s",
         # U+017F folds to "s" in Go's key matching as in Python's casefold
-        {"defaultAction": ERRNO, "architectures": [X86_64], "ſyscalls": []},
+        {"defaultAction": ERRNO, "architectures": [X86_64], "\u017fyscalls": []},
         "error",
         "case-variant-key",
-        "/ſyscalls",
+        "/\u017fyscalls",
     ),
     Case(
         "case-variant-rule",
@@ -87,24 +87,77 @@ ERRORS = [
         "/syscalls/0/Names",
     ),
     Case("unknown-key", profile(listener="x"), "error", "unknown-key", "/listener", "listenerPath"),
-    Case("unknown-key-arg", profile(rule("read", args=[arg(0, 1, vaue=2)])), "error", "unknown-key", "/syscalls/0/args/0/vaue"),
-    Case("errno-string", profile(rule("read", action=ERRNO, errnoRet="1")), "error", "wrong-type", "/syscalls/0/errnoRet"),
-    Case("errno-negative", profile(rule("read", action=ERRNO, errnoRet=-1)), "error", "wrong-type", "/syscalls/0/errnoRet", "negative"),
-    Case("value-fraction", profile(rule("read", args=[arg(0, 2.5)])), "error", "wrong-type", "/syscalls/0/args/0/value"),  # type: ignore[arg-type]
-    Case("value-integral-float", profile(rule("read", args=[arg(0, 3.0)])), "error", "wrong-type", "/syscalls/0/args/0/value"),  # type: ignore[arg-type]
+    Case(
+        "unknown-key-arg",
+        profile(rule("read", args=[arg(0, 1, vaue=2)])),
+        "error",
+        "unknown-key",
+        "/syscalls/0/args/0/vaue",
+    ),
+    Case(
+        "errno-string", profile(rule("read", action=ERRNO, errnoRet="1")), "error", "wrong-type", "/syscalls/0/errnoRet"
+    ),
+    Case(
+        "errno-negative",
+        profile(rule("read", action=ERRNO, errnoRet=-1)),
+        "error",
+        "wrong-type",
+        "/syscalls/0/errnoRet",
+        "negative",
+    ),
+    Case(
+        "value-fraction", profile(rule("read", args=[arg(0, 2.5)])), "error", "wrong-type", "/syscalls/0/args/0/value"
+    ),
+    Case(
+        "value-integral-float",
+        profile(rule("read", args=[arg(0, 3.0)])),
+        "error",
+        "wrong-type",
+        "/syscalls/0/args/0/value",
+    ),
     Case("index-bool", profile(rule("read", args=[arg(True, 1)])), "error", "wrong-type", "/syscalls/0/args/0/index"),
     Case("names-not-list", profile({"names": "read", "action": ALLOW}), "error", "wrong-type", "/syscalls/0/names"),
     Case("architectures-number", profile(architectures=[62]), "error", "wrong-type", "/architectures/0"),
-    Case("null-rule", profile(None), "error", "null-element", "/syscalls/0"),  # type: ignore[arg-type]
+    Case("null-rule", profile(None), "error", "null-element", "/syscalls/0"),
     Case("empty-object", {}, "error", "missing-default-action", "/defaultAction", "unconfined"),
     Case("no-default-with-rules", {"syscalls": [rule("read")]}, "error", "missing-default-action", "/defaultAction"),
     Case("rule-without-action", profile({"names": ["read"]}), "error", "missing-field", "/syscalls/0/action"),
-    Case("arg-without-op", profile(rule("read", args=[{"index": 0, "value": 1}])), "error", "missing-field", "/syscalls/0/args/0/op"),
-    Case("unknown-action", profile(rule("read", action="SCMP_ACT_DENY")), "error", "unknown-action", "/syscalls/0/action"),
-    Case("unknown-default-action", profile(defaultAction="SCMP_ACT_ERRNOO"), "error", "unknown-action", "/defaultAction", "SCMP_ACT_ERRNO"),
-    Case("unknown-operator", profile(rule("read", args=[arg(0, 1, "SCMP_CMP_EQUAL")])), "error", "unknown-operator", "/syscalls/0/args/0/op"),
-    Case("unknown-arch", profile(architectures=["SCMP_ARCH_AMD64"]), "error", "unknown-architecture", "/architectures/0"),
-    Case("arch-runc-refuses", profile(architectures=["SCMP_ARCH_PARISC64"]), "error", "unknown-architecture", "/architectures/0", "runc"),
+    Case(
+        "arg-without-op",
+        profile(rule("read", args=[{"index": 0, "value": 1}])),
+        "error",
+        "missing-field",
+        "/syscalls/0/args/0/op",
+    ),
+    Case(
+        "unknown-action", profile(rule("read", action="SCMP_ACT_DENY")), "error", "unknown-action", "/syscalls/0/action"
+    ),
+    Case(
+        "unknown-default-action",
+        profile(defaultAction="SCMP_ACT_ERRNOO"),
+        "error",
+        "unknown-action",
+        "/defaultAction",
+        "SCMP_ACT_ERRNO",
+    ),
+    Case(
+        "unknown-operator",
+        profile(rule("read", args=[arg(0, 1, "SCMP_CMP_EQUAL")])),
+        "error",
+        "unknown-operator",
+        "/syscalls/0/args/0/op",
+    ),
+    Case(
+        "unknown-arch", profile(architectures=["SCMP_ARCH_AMD64"]), "error", "unknown-architecture", "/architectures/0"
+    ),
+    Case(
+        "arch-runc-refuses",
+        profile(architectures=["SCMP_ARCH_PARISC64"]),
+        "error",
+        "unknown-architecture",
+        "/architectures/0",
+        "runc",
+    ),
     Case("arch-lowercase", profile(architectures=["x86_64"]), "error", "unknown-architecture", "/architectures/0"),
     Case("unknown-flag", profile(flags=["SECCOMP_FILTER_FLAG_NEW_LISTENER"]), "error", "unknown-flag", "/flags/0"),
     Case(
@@ -115,7 +168,13 @@ ERRORS = [
         "/architectures",
         "EDOM",
     ),
-    Case("notify-default", profile(defaultAction="SCMP_ACT_NOTIFY", listenerPath="/run/l.sock"), "error", "notify-default-action", "/defaultAction"),
+    Case(
+        "notify-default",
+        profile(defaultAction="SCMP_ACT_NOTIFY", listenerPath="/run/l.sock"),
+        "error",
+        "notify-default-action",
+        "/defaultAction",
+    ),
     Case(
         "notify-on-write",
         profile(rule("openat", "write", action="SCMP_ACT_NOTIFY"), listenerPath="/run/l.sock"),
@@ -123,19 +182,75 @@ ERRORS = [
         "notify-on-write",
         "/syscalls/0/names/1",
     ),
-    Case("notify-no-listener", profile(rule("openat", action="SCMP_ACT_NOTIFY")), "error", "notify-without-listener", "/syscalls/0/action"),
-    Case("metadata-no-listener", profile(listenerMetadata="team=a"), "error", "listener-metadata-without-path", "/listenerMetadata"),
-    Case("errno-on-allow", profile(rule("read", errnoRet=1)), "error", "errno-without-errno-action", "/syscalls/0/errnoRet"),
-    Case("errno-on-log", profile(rule("read", action="SCMP_ACT_LOG", errnoRet=0)), "error", "errno-without-errno-action", "/syscalls/0/errnoRet"),
-    Case("default-errno-on-kill", profile(defaultAction="SCMP_ACT_KILL_PROCESS", defaultErrnoRet=1), "error", "errno-without-errno-action", "/defaultErrnoRet"),
-    Case("errno-4095", profile(rule("read", action=ERRNO, errnoRet=4095)), "error", "errno-out-of-range", "/syscalls/0/errnoRet", "0..4094"),
-    Case("default-errno-65536", profile(defaultErrnoRet=65536), "error", "errno-out-of-range", "/defaultErrnoRet", "16 bits"),
-    Case("trace-too-big", profile(rule("read", action="SCMP_ACT_TRACE", errnoRet=70000)), "error", "errno-out-of-range", "/syscalls/0/errnoRet"),
+    Case(
+        "notify-no-listener",
+        profile(rule("openat", action="SCMP_ACT_NOTIFY")),
+        "error",
+        "notify-without-listener",
+        "/syscalls/0/action",
+    ),
+    Case(
+        "metadata-no-listener",
+        profile(listenerMetadata="team=a"),
+        "error",
+        "listener-metadata-without-path",
+        "/listenerMetadata",
+    ),
+    Case(
+        "errno-on-allow",
+        profile(rule("read", errnoRet=1)),
+        "error",
+        "errno-without-errno-action",
+        "/syscalls/0/errnoRet",
+    ),
+    Case(
+        "errno-on-log",
+        profile(rule("read", action="SCMP_ACT_LOG", errnoRet=0)),
+        "error",
+        "errno-without-errno-action",
+        "/syscalls/0/errnoRet",
+    ),
+    Case(
+        "default-errno-on-kill",
+        profile(defaultAction="SCMP_ACT_KILL_PROCESS", defaultErrnoRet=1),
+        "error",
+        "errno-without-errno-action",
+        "/defaultErrnoRet",
+    ),
+    Case(
+        "errno-4095",
+        profile(rule("read", action=ERRNO, errnoRet=4095)),
+        "error",
+        "errno-out-of-range",
+        "/syscalls/0/errnoRet",
+        "0..4094",
+    ),
+    Case(
+        "default-errno-65536",
+        profile(defaultErrnoRet=65536),
+        "error",
+        "errno-out-of-range",
+        "/defaultErrnoRet",
+        "16 bits",
+    ),
+    Case(
+        "trace-too-big",
+        profile(rule("read", action="SCMP_ACT_TRACE", errnoRet=70000)),
+        "error",
+        "errno-out-of-range",
+        "/syscalls/0/errnoRet",
+    ),
     Case("empty-names", profile(rule()), "error", "empty-names", "/syscalls/0/names"),
     Case("null-names", profile({"names": None, "action": ALLOW}), "error", "empty-names", "/syscalls/0/names"),
     Case("empty-name", profile(rule("read", "")), "error", "empty-syscall-name", "/syscalls/0/names/1"),
     Case("name-with-nul", profile(rule("read\u0000x")), "error", "unknown-syscall", "/syscalls/0/names/0"),
-    Case("arg-index-6", profile(rule("read", args=[arg(6, 0)])), "error", "arg-index-out-of-range", "/syscalls/0/args/0/index"),
+    Case(
+        "arg-index-6",
+        profile(rule("read", args=[arg(6, 0)])),
+        "error",
+        "arg-index-out-of-range",
+        "/syscalls/0/args/0/index",
+    ),
     Case(
         "seven-args",
         profile(rule("read", args=[arg(k % 6, k) for k in range(7)])),
@@ -185,9 +300,21 @@ ERRORS = [
         "value-exceeds-32-bit",
         "/syscalls/0/args/0/valueTwo",
     ),
-    Case("value-above-64-bit", profile(rule("read", args=[arg(0, 2**64)])), "error", "value-out-of-range", "/syscalls/0/args/0/value"),
+    Case(
+        "value-above-64-bit",
+        profile(rule("read", args=[arg(0, 2**64)])),
+        "error",
+        "value-out-of-range",
+        "/syscalls/0/args/0/value",
+    ),
     Case("typo", profile(rule("getpidd")), "error", "unknown-syscall", "/syscalls/0/names/0", "getpid"),
-    Case("typo-in-default-action-rule", profile(rule("clock_gettim", action=ERRNO)), "error", "unknown-syscall", "/syscalls/0/names/0"),
+    Case(
+        "typo-in-default-action-rule",
+        profile(rule("clock_gettim", action=ERRNO)),
+        "error",
+        "unknown-syscall",
+        "/syscalls/0/names/0",
+    ),
     Case(
         "same-conditions-two-actions",
         profile(rule("kill", args=[arg(1, 9)]), rule("kill", action="SCMP_ACT_LOG", args=[arg(1, 9)])),
@@ -261,7 +388,13 @@ WARNINGS = [
         "none of",
     ),
     Case("no-architectures", profile(architectures=None), "warning", "no-architectures", "/architectures", "KILL"),
-    Case("action-equals-default", profile(rule("reboot", action=ERRNO)), "warning", "action-equals-default", "/syscalls/0/action"),
+    Case(
+        "action-equals-default",
+        profile(rule("reboot", action=ERRNO)),
+        "warning",
+        "action-equals-default",
+        "/syscalls/0/action",
+    ),
     Case(
         "action-equals-default-errno",
         profile(rule("reboot", action=ERRNO, errnoRet=38), defaultErrnoRet=38),
@@ -276,7 +409,13 @@ WARNINGS = [
         "action-equals-default",
         "/syscalls/0/action",
     ),
-    Case("duplicate-rule", profile(rule("read", "write"), rule("write")), "warning", "duplicate-rule", "/syscalls/1/names/0"),
+    Case(
+        "duplicate-rule",
+        profile(rule("read", "write"), rule("write")),
+        "warning",
+        "duplicate-rule",
+        "/syscalls/1/names/0",
+    ),
     Case("duplicate-name-in-rule", profile(rule("read", "read")), "warning", "duplicate-rule", "/syscalls/0/names/1"),
     Case(
         "duplicate-reordered-conditions",
@@ -285,9 +424,27 @@ WARNINGS = [
         "duplicate-rule",
         "/syscalls/1/names/0",
     ),
-    Case("newer-than-libseccomp", profile(rule("mseal")), "warning", "syscall-unknown-to-libseccomp", "/syscalls/0/names/0"),
-    Case("value-two-ignored", profile(rule("read", args=[arg(0, 1, valueTwo=5)])), "warning", "value-two-ignored", "/syscalls/0/args/0/valueTwo"),
-    Case("duplicate-architecture", profile(architectures=[X86_64, X86_64]), "warning", "duplicate-architecture", "/architectures/1"),
+    Case(
+        "newer-than-libseccomp",
+        profile(rule("mseal")),
+        "warning",
+        "syscall-unknown-to-libseccomp",
+        "/syscalls/0/names/0",
+    ),
+    Case(
+        "value-two-ignored",
+        profile(rule("read", args=[arg(0, 1, valueTwo=5)])),
+        "warning",
+        "value-two-ignored",
+        "/syscalls/0/args/0/valueTwo",
+    ),
+    Case(
+        "duplicate-architecture",
+        profile(architectures=[X86_64, X86_64]),
+        "warning",
+        "duplicate-architecture",
+        "/architectures/1",
+    ),
 ]
 
 
@@ -324,9 +481,7 @@ def test_warning_rows(case: Case) -> None:
 
 def test_rule_equal_to_default_does_not_shadow_conditional_rule() -> None:
     # runc skips the unconditional rule (it equals the default), so the conditional ALLOW is what runs: no error.
-    validation = validate_profile(
-        profile(rule("personality", action=ERRNO), rule("personality", args=[arg(0, 0)]))
-    )
+    validation = validate_profile(profile(rule("personality", action=ERRNO), rule("personality", args=[arg(0, 0)])))
     assert validation.ok, validation.findings
     assert [f.code for f in validation.findings] == ["action-equals-default"]
 
@@ -348,7 +503,9 @@ def test_libseccomp_refusal_names_the_rule() -> None:
 
 
 def test_message_example_from_the_issue() -> None:
-    validation = validate_profile(profile(rule("read"), rule("open", "openat"), rule("syslog", action=ERRNO, errnoRet=12345)))
+    validation = validate_profile(
+        profile(rule("read"), rule("open", "openat"), rule("syslog", action=ERRNO, errnoRet=12345))
+    )
     (finding,) = validation.errors
     assert finding.pointer == "/syscalls/2/errnoRet"
     assert finding.message.startswith("errno 12345 is outside 0..4094; libseccomp refuses it and runc/crun truncate")

@@ -107,7 +107,9 @@ def compile_like_runc(profile: dict[str, Any], arches: list[str]) -> None:
         if action == default:
             continue
         conditions = [
-            pyseccomp.Arg(a["index"], getattr(pyseccomp, a["op"].removeprefix("SCMP_CMP_")), a["value"], a.get("valueTwo", 0))
+            pyseccomp.Arg(
+                a["index"], getattr(pyseccomp, a["op"].removeprefix("SCMP_CMP_")), a["value"], a.get("valueTwo", 0)
+            )
             for a in rule.get("args") or []
         ]
         for name in rule["names"]:

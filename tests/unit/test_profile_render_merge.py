@@ -26,8 +26,11 @@ from seccomp_operator.profile import (
 
 PROFILE = {
     "syscalls": [
-        {"args": [{"op": "SCMP_CMP_MASKED_EQ", "valueTwo": 0, "value": 255, "index": 1}], "action": "SCMP_ACT_ALLOW",
-         "names": ["ioctl"]},
+        {
+            "args": [{"op": "SCMP_CMP_MASKED_EQ", "valueTwo": 0, "value": 255, "index": 1}],
+            "action": "SCMP_ACT_ALLOW",
+            "names": ["ioctl"],
+        },
         {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
         {"errnoRet": 38, "names": ["clone3"], "action": "SCMP_ACT_ERRNO"},
     ],
@@ -134,7 +137,9 @@ def test_validate_resource_splits_operator_fields() -> None:
 
 
 def test_child_with_base_may_leave_the_default_to_it() -> None:
-    result = validate_resource(manifest({"baseProfileName": "runc-base", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ALLOW"}]}))
+    result = validate_resource(
+        manifest({"baseProfileName": "runc-base", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ALLOW"}]})
+    )
     assert result.ok, result.findings
     assert result.base_profile_name == "runc-base"
     assert result.profile is not None and result.profile.default_action is None
@@ -154,7 +159,11 @@ def test_child_with_base_may_leave_the_default_to_it() -> None:
         ({"spec": None}, "missing-field", "/spec"),
         ({"spec": {**PROFILE, "baseProfileName": "Base!"}}, "invalid-base-profile-name", "/spec/baseProfileName"),
         ({"spec": {**PROFILE, "nodeSelector": ["a"]}}, "invalid-node-selector", "/spec/nodeSelector"),
-        ({"spec": {**PROFILE, "nodeSelector": {"bad key!": "x"}}}, "invalid-node-selector", "/spec/nodeSelector/bad key!"),
+        (
+            {"spec": {**PROFILE, "nodeSelector": {"bad key!": "x"}}},
+            "invalid-node-selector",
+            "/spec/nodeSelector/bad key!",
+        ),
         ({"spec": {**PROFILE, "nodeSelector": {"zone": "-x"}}}, "invalid-node-selector", "/spec/nodeSelector/zone"),
         ({"spec": {**PROFILE, "nodeselector": {}}}, "case-variant-key", "/spec/nodeselector"),
         ({"extra": 1}, "unknown-key", "/extra"),
