@@ -96,6 +96,7 @@ class NodeAgent:
         self._full = True
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._verified: dict[str, tuple[str, DesiredProfile | str]] = {}  # key -> (resourceVersion, result)
 
     # --- triggers -------------------------------------------------------------------------------------------
     def request(self, key: str | None = None) -> None:
@@ -118,7 +119,9 @@ class NodeAgent:
         self.request(key)
 
     def _set_labels(self, node: JSON | None) -> None:
-        labels = dict(((node or {}).get("metadata") or {}).get("labels") or {})
+        meta = (node or {}).get("metadata") or {}
+        self.report.owner_uid = meta.get("uid")
+        labels = dict(meta.get("labels") or {})
         if labels != self.labels:
             self.labels = labels
             self.request(None)
@@ -130,16 +133,38 @@ class NodeAgent:
         self._set_labels(None if kind == "DELETED" else obj)
 
     # --- reconciliation --------------------------------------------------------------------------------------
-    def _desired(self) -> tuple[dict[str, DesiredProfile], dict[str, str]]:
+    def _desired(self, only: set[str] | None = None) -> tuple[dict[str, DesiredProfile], dict[str, str]]:
+        """The desired state of every published profile, or with `only`, of those keys.
+
+        Checking a revision's content against its hash is memoized by resourceVersion (a stored revision never
+        changes), and a pass for a few dirty keys looks at only those: otherwise every watch event made every agent
+        re-hash every published profile, O(P) per event and O(P^2) per rollout of P profiles.
+        """
+        cache = self.published.cache
+        keys = list(cache) if only is None else [k for k in only if k in cache]
         desired: dict[str, DesiredProfile] = {}
         refused: dict[str, str] = {}
-        for key, obj in self.published.cache.items():
+        for key in keys:
+            obj = cache[key]
             if not targets_node(obj, self.labels):
                 continue
-            try:
-                desired[key] = desired_from_published(obj)
-            except (PublishedContentError, KeyError) as exc:
-                refused[key] = str(exc)
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+            memo = self._verified.get(key)
+            if memo is not None and version and memo[0] == version:
+                result = memo[1]
+            else:
+                try:
+                    result = desired_from_published(obj)
+                except (PublishedContentError, KeyError) as exc:
+                    result = str(exc)
+                self._verified[key] = (version, result)
+            if isinstance(result, str):
+                refused[key] = result
+            else:
+                desired[key] = result
+        if only is None:  # forget revisions no longer published
+            for key in set(self._verified) - set(cache):
+                del self._verified[key]
         return desired, refused
 
     def _converge(
@@ -212,7 +237,8 @@ class NodeAgent:
                 continue  # never act on a partial picture; the first sync requests a full pass
             full, keys = self._full, self._pending
             self._full, self._pending = False, set()
-            desired, refused = self._desired()
+            # A partial pass converges only `keys`, so it needs the desired state of only those.
+            desired, refused = self._desired(None if full else keys)
             installed = {k: e.hash for k, e in self.report.entries.items() if e.state == STATE_INSTALLED}
             started = time.perf_counter()
             outcomes = await asyncio.to_thread(self._converge, desired, keys, full, installed, set(refused))

@@ -60,6 +60,9 @@ class ReportWriter:
         self._idle.set()
         self._on_write = on_write or (lambda: None)
         self.writes = 0
+        # The Node's uid, once known: the report is created owned by its Node, so the garbage collector removes it
+        # with the Node and reports never outlive the nodes they describe.
+        self.owner_uid: str | None = None
 
     def set(self, key: str, hash_: str, state: str, message: str = "") -> None:
         old = self.entries.get(key)
@@ -90,6 +93,12 @@ class ReportWriter:
         states = [e.state for e in entries.values()]
         return {"installedCount": states.count(STATE_INSTALLED), "failedCount": states.count(STATE_FAILED)}
 
+    def _owner(self) -> dict[str, Any]:
+        if not self.owner_uid:
+            return {}
+        ref = {"apiVersion": "v1", "kind": "Node", "name": self.node_name, "uid": self.owner_uid}
+        return {"ownerReferences": [ref]}
+
     async def _write(self) -> bool:
         snapshot = dict(self.entries)
         if self._sent is None:
@@ -101,7 +110,7 @@ class ReportWriter:
                 body = {
                     "apiVersion": API_VERSION,
                     "kind": "NodeProfileReport",
-                    "metadata": {"name": self.node_name},
+                    "metadata": {"name": self.node_name, **self._owner()},
                     "status": {
                         "nodeName": self.node_name,
                         "profiles": {k: e.as_json() for k, e in snapshot.items()},

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from seccomp_operator.agent.agent import AgentSettings, NodeAgent
+from seccomp_operator.api import NODE_REPORTS
 from seccomp_operator.controller.operator import Controller, WebhookSettings
 from seccomp_operator.controller.reconciler import ControllerSettings
 from seccomp_operator.kube.client import NODES, ApiError, KubeClient
@@ -55,6 +56,7 @@ class Simulation:
         self.agent_client = KubeClient(self.config, user_agent="seccomp-operator-agent", pool_size=0)
         self.admin = KubeClient(self.config, user_agent="seccomp-operator-sim")
         self.agents: dict[str, NodeAgent] = {}
+        self.created_nodes: set[str] = set()
         self._agent_tasks: dict[str, asyncio.Task[None]] = {}
         self.controllers: list[Controller] = []
         self._controller_threads: list[tuple[threading.Event, threading.Thread]] = []
@@ -92,9 +94,23 @@ class Simulation:
                     raise
 
         self.call(create())
+        self.created_nodes.add(node)
 
     def delete_node(self, node: str) -> None:
         self.call(self.admin.delete(NODES, node))
+        self.created_nodes.discard(node)
+
+    async def _forget_nodes(self) -> None:
+        """Delete the Nodes (and their reports) this simulation created, so later users of the same API server
+        do not wait for nodes nobody runs an agent on."""
+        for node in sorted(self.created_nodes):
+            for resource in (NODES, NODE_REPORTS):
+                try:
+                    await self.admin.delete(resource, node)
+                except ApiError as exc:
+                    if exc.status != 404:
+                        raise
+        self.created_nodes.clear()
 
     # --- agents ----------------------------------------------------------------------------------------------
     def start_agent(self, node: str, settings: AgentSettings | None = None) -> NodeAgent:
@@ -161,6 +177,7 @@ class Simulation:
             self.stop_controller(controller)
         for node in list(self._agent_tasks):
             self.stop_agent(node)
+        self.call(self._forget_nodes())
         self.call(self.agent_client.close())
         self.call(self.admin.close())
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -81,30 +81,38 @@ def test_impersonation_and_token_kubeconfigs(control_plane: ControlPlane) -> Non
     ns = "kubeconfig-helpers"
     core.create_namespace({"metadata": {"name": ns}})
     core.create_namespaced_service_account(ns, {"metadata": {"name": "agent"}})
-    core.create_node({"metadata": {"name": "node-1"}})
+    # The session's cluster is shared: a Node left behind would be a target no agent serves for later tests.
+    core.create_node({"metadata": {"name": "kubeconfig-helpers-node"}})
+    try:
+        check_impersonation_and_token(control_plane, ns, "kubeconfig-helpers-node")
+    finally:
+        core.delete_node("kubeconfig-helpers-node")
+
+
+def check_impersonation_and_token(control_plane: ControlPlane, ns: str, node: str) -> None:
 
     as_node = control_plane.kubeconfig_for_impersonation(
         f"system:serviceaccount:{ns}:agent",
         groups=["system:serviceaccounts", "system:authenticated"],
-        extra={"authentication.kubernetes.io/node-name": ["node-1"]},
+        extra={"authentication.kubernetes.io/node-name": [node]},
     )
     who = json.loads(control_plane.kubectl("auth", "whoami", "-o", "json", kubeconfig=as_node).stdout)["status"][
         "userInfo"
     ]
     assert who["username"] == f"system:serviceaccount:{ns}:agent"
-    assert who["extra"]["authentication.kubernetes.io/node-name"] == ["node-1"]
+    assert who["extra"]["authentication.kubernetes.io/node-name"] == [node]
     # RBAC is real: the impersonated account has no grants.
     denied = control_plane.kubectl("get", "nodes", kubeconfig=as_node, check=False)
     assert denied.returncode != 0 and "Forbidden" in denied.stderr
 
-    token = control_plane.service_account_token(ns, "agent", bound_node="node-1")
+    token = control_plane.service_account_token(ns, "agent", bound_node=node)
     with_token = control_plane.kubeconfig_for_token(token, name="agent")
     who = json.loads(control_plane.kubectl("auth", "whoami", "-o", "json", kubeconfig=with_token).stdout)["status"][
         "userInfo"
     ]
     assert who["username"] == f"system:serviceaccount:{ns}:agent"
     # The node binding is what a ValidatingAdmissionPolicy can check for "own node only".
-    assert who["extra"]["authentication.kubernetes.io/node-name"] == ["node-1"]
+    assert who["extra"]["authentication.kubernetes.io/node-name"] == [node]
 
 
 def test_stop_leaves_no_process_behind(binaries_dir: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +268,17 @@ VALID_EDGES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+@pytest.fixture
+def report_names(custom_api: Any) -> Iterator[list[str]]:
+    """Names of NodeProfileReports a test creates; deleted afterwards, since cluster-scoped objects outlive the
+    test's namespace and the operator tests share this cluster."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        with contextlib.suppress(client.ApiException):
+            custom_api.delete_cluster_custom_object(GROUP, VERSION, NPR, name)
+
+
 # ---- installation ------------------------------------------------------------------------------------------
 
 
@@ -326,6 +339,9 @@ def test_every_example_is_created_with_strict_field_validation(control_plane: Co
             assert json.loads(out.stdout)["metadata"]["uid"]
     pod = core.read_namespaced_pod("web-server", "default")
     assert pod.spec.security_context.seccomp_profile.localhost_profile == "seccomp-operator/default/web-server.json"
+    # The session's cluster is shared with the operator tests: leave nothing for their controller to reconcile.
+    for path in example_files():
+        control_plane.kubectl("delete", "--wait=false", "--ignore-not-found", "-f", str(path))
 
 
 # ---- schema and CEL rules ----------------------------------------------------------------------------------
@@ -478,7 +494,7 @@ def test_status_schema_is_enforced(custom_api: Any, namespace: str, status: dict
 # ---- printing ----------------------------------------------------------------------------------------------
 
 
-def test_printer_columns(control_plane: ControlPlane, custom_api: Any, namespace: str) -> None:
+def test_printer_columns(control_plane: ControlPlane, custom_api: Any, namespace: str, report_names: list[str]) -> None:
     custom_api.create_namespaced_custom_object(GROUP, VERSION, namespace, SCP, profile("cols", dict(ALLOW)))
     custom_api.patch_namespaced_custom_object_status(
         GROUP,
@@ -524,6 +540,7 @@ def test_printer_columns(control_plane: ControlPlane, custom_api: Any, namespace
     assert lines[1].split()[:3] == ["cols", HASH, f"seccomp-operator/{namespace}/cols.json"]
 
     node = f"node-{namespace}"
+    report_names.append(node)
     custom_api.create_cluster_custom_object(
         GROUP, VERSION, NPR, report(node, {"a/x": "Installed", "a/y": "Failed", "b/z": "Installed"})
     )
@@ -589,8 +606,11 @@ def report(node: str, states: dict[str, str], *, name: str | None = None, **extr
     }
 
 
-def test_node_report_accepts_a_consistent_report_and_updates_in_place(custom_api: Any, namespace: str) -> None:
+def test_node_report_accepts_a_consistent_report_and_updates_in_place(
+    custom_api: Any, namespace: str, report_names: list[str]
+) -> None:
     node = f"ok-{namespace}"
+    report_names.append(node)
     custom_api.create_cluster_custom_object(
         GROUP, VERSION, NPR, report(node, {"a/x": "Installed"}), field_validation="Strict"
     )
