@@ -33,4 +33,6 @@ if [[ ! -f "$stamp" ]]; then
   touch "$stamp"
 fi
 
+# helm renders charts/ in the deploy tests; built once from the Go module proxy like the control plane.
+scripts/helm-binary.sh >/dev/null
 scripts/control-plane-binaries.sh

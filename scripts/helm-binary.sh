@@ -4,7 +4,7 @@
 # Order of preference:
 #   1. $HELM, when it points at an executable;
 #   2. a cached build under ${SECCOMP_OPERATOR_CACHE:-~/.cache/seccomp-operator}/helm-<version>/;
-#   3. a fresh build with the machine's Go toolchain from the Go module proxy (~3 min on 2 cores; progress on
+#   3. a fresh build with the machine's Go toolchain from the Go module proxy (~2 min on 2 cores; progress on
 #      stderr). Debian bookworm ships no helm package and PyPI's "helm" is an unrelated project.
 # Only the path is printed on stdout, so callers can do: HELM=$(scripts/helm-binary.sh)
 set -euo pipefail

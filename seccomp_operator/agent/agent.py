@@ -40,6 +40,8 @@ class AgentSettings:
     watch_server_timeout: int = 300
     watch_inactivity_timeout: float = 90.0
     remove_readiness_taint: bool = False
+    # Failed writes (full disk, read-only root, a planted path) are retried after 1 s, doubling up to this.
+    retry_max_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class NodeAgent:
         self._pending: set[str] = set()
         self._full = True
         self._wake = asyncio.Event()
+        self._retry_delays: dict[str, float] = {}  # failed profile key ("" for the scan) -> last retry delay
         self._loop: asyncio.AbstractEventLoop | None = None
         self._verified: dict[str, tuple[str, DesiredProfile | str]] = {}  # key -> (resourceVersion, result)
 
@@ -181,7 +184,11 @@ class NodeAgent:
             try:
                 on_disk = self.tree.scan()
             except OSError as exc:
-                return [Outcome("", "failed", message=f"cannot read {self.tree.root}: {exc}", reason="scan")]
+                # Still converge (and so report) every profile this node holds or should hold: each fails on its
+                # own with the path, instead of the whole pass vanishing behind one unreported error.
+                outcomes.append(Outcome("", "failed", message=f"cannot read {self.tree.root}: {exc}", reason="scan"))
+                on_disk = {}
+                keys = keys | set(installed)
             keys = keys | set(desired) | {f"{ns}/{name}" for ns, name in on_disk}
         # `keep`: profiles whose new revision was refused keep their last good file.
         for key in sorted(keys - keep):
@@ -207,7 +214,9 @@ class NodeAgent:
             return Outcome(key, "failed", want.hash if want else "", str(exc.strerror), reason="unsafe-path")
         except OSError as exc:
             reason = {28: "disk-full", 30: "read-only", 13: "permission", 1: "permission"}.get(exc.errno or 0, "io")
-            return Outcome(key, "failed", want.hash if want else "", f"{exc.strerror or exc}", reason=reason)
+            # Name the path: "Read-only file system" alone does not tell an operator where to look.
+            message = f"{self.tree.path_of(namespace, name)}: {exc.strerror or exc}"
+            return Outcome(key, "failed", want.hash if want else "", message, reason=reason)
 
     def _record(self, outcome: Outcome) -> None:
         m = self.metrics
@@ -245,6 +254,7 @@ class NodeAgent:
             self.metrics.sync_seconds.observe(time.perf_counter() - started)
             for outcome in outcomes:
                 self._record(outcome)
+            self._schedule_retries(outcomes)
             for key, message in refused.items():
                 self.metrics.errors.labels("bad-published-content").inc()
                 self.report.set(key, "", STATE_FAILED, message)
@@ -252,10 +262,23 @@ class NodeAgent:
             self.metrics.profiles.labels(STATE_INSTALLED).set(states.count(STATE_INSTALLED))
             self.metrics.profiles.labels(STATE_FAILED).set(states.count(STATE_FAILED))
             if full and not self.ready.is_set():
+                self.report.touch()
                 self.ready.set()
                 log.info("node %s: first full sync done (%d profiles)", self.node_name, len(desired))
                 if self.settings.remove_readiness_taint:
                     await self._remove_readiness_taint()
+
+    def _schedule_retries(self, outcomes: list[Outcome]) -> None:
+        """A failed write is retried with backoff: a full disk or a read-only remount that clears up sends no
+        inotify event, so without a retry the node would stay Failed until the next periodic check."""
+        loop = asyncio.get_running_loop()
+        for outcome in outcomes:
+            if outcome.action != "failed":
+                self._retry_delays.pop(outcome.key, None)
+                continue
+            delay = min(self.settings.retry_max_seconds, self._retry_delays.get(outcome.key, 0.5) * 2)
+            self._retry_delays[outcome.key] = delay
+            loop.call_later(delay, self.request, outcome.key or None)
 
     async def _remove_readiness_taint(self) -> None:
         for _attempt in range(5):

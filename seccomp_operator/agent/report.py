@@ -79,6 +79,11 @@ class ReportWriter:
     def entry(self, key: str) -> Entry | None:
         return self.entries.get(key)
 
+    def touch(self) -> None:
+        """Make sure the report exists even with nothing installed: an idle agent must differ from a missing one."""
+        if self._sent is None:
+            self._mark()
+
     def _mark(self) -> None:
         self._idle.clear()
         self._dirty.set()

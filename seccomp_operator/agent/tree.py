@@ -44,11 +44,17 @@ class FileState:
     sha256: str = ""
     links: int = 0
     mode: int = 0
+    uid: int = -1  # -1: unknown (never intact)
 
     @property
     def intact(self) -> bool:
-        """A plain file of ours: regular, one link, mode 0644."""
-        return self.kind is EntryKind.REGULAR and self.links == 1 and self.mode == FILE_MODE
+        """A plain file of ours: regular, one link, mode 0644, owned by us (another owner could rewrite it)."""
+        return (
+            self.kind is EntryKind.REGULAR
+            and self.links == 1
+            and self.mode == FILE_MODE
+            and self.uid == os.geteuid()
+        )
 
 
 def _check_component(part: str) -> None:
@@ -197,8 +203,11 @@ def _open_child_dir(parent_fd: int, name: str, shown: str, *, create: bool) -> i
                 exc.errno, f"{shown} is a symlink or not a directory; refusing to follow it"
             ) from None
         raise
-    # A directory with a loose mode would let others swap entries under us: put the mode back.
-    if stat.S_IMODE(os.fstat(fd).st_mode) != DIR_MODE:
+    # A directory with a loose mode or another owner would let others swap entries under us: put both back.
+    info = os.fstat(fd)
+    if info.st_uid != os.geteuid():
+        os.fchown(fd, os.geteuid(), os.getegid())
+    if stat.S_IMODE(info.st_mode) != DIR_MODE:
         os.fchmod(fd, DIR_MODE)
     return fd
 
@@ -228,7 +237,9 @@ def _read_entry(dir_fd: int, filename: str) -> FileState:
         digest = hashlib.sha256()
         while chunk := os.read(fd, 1 << 16):
             digest.update(chunk)
-        return FileState(EntryKind.REGULAR, digest.hexdigest(), info.st_nlink, stat.S_IMODE(info.st_mode))
+        return FileState(
+            EntryKind.REGULAR, digest.hexdigest(), info.st_nlink, stat.S_IMODE(info.st_mode), info.st_uid
+        )
     finally:
         os.close(fd)
 

@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -43,7 +44,8 @@ class ClusterConfig:
         if groups:
             headers["Impersonate-Group"] = "\0".join(groups)
         for key, values in (extra or {}).items():
-            headers[f"Impersonate-Extra-{key}"] = "\0".join(values)
+            # Extra keys such as `authentication.kubernetes.io/node-name` must be percent-encoded in a header name.
+            headers[f"Impersonate-Extra-{quote(key, safe='')}"] = "\0".join(values)
         return ClusterConfig(
             self.server, self.ssl_context, headers, self.token_file, self.ca_file, self.cert_file, self.key_file
         )

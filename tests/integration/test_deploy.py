@@ -17,6 +17,7 @@ import ast
 import asyncio
 import base64
 import copy
+import hashlib
 import json
 import logging
 import os
@@ -96,7 +97,7 @@ def kustomize(cp: ControlPlane, tmp_path: Path, *components: str) -> list[Doc]:
     if not components:
         return load_docs(cp.kubectl("kustomize", str(MANIFESTS)).stdout)
     overlay = tmp_path / ("overlay-" + "-".join(components))
-    overlay.mkdir()
+    overlay.mkdir(exist_ok=True)
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -197,7 +198,10 @@ def base_rbac(
     docs = _real_objects(kustomize(control_plane, tmp_path_factory.mktemp("base")))
     manifest = dump_docs(docs)
     control_plane.kubectl("apply", "--server-side", "--filename=-", input=manifest)
-    # Admission policies and RBAC reach the API server's caches through informers: wait until both bite.
+    # RBAC and admission policies reach the API server's caches through informers: wait until each one bites.
+    wait_for("the agent's RBAC", lambda: can_i(control_plane, AGENT_USER, "list", "publishedseccompprofiles", "-A"))
+    wait_for("the controller's RBAC", lambda: can_i(control_plane, CONTROLLER_USER, "list", "pods", "-A"))
+    wait_for("the Lease Role", lambda: can_i(control_plane, CONTROLLER_USER, "create", "leases", "-n", NS))
     agent_a = impersonating(control_plane, AGENT_USER, "probe-a")
     wait_for(
         "the report policy to be enforced",
@@ -619,13 +623,19 @@ def test_helm_chart_without_cert_manager(control_plane: ControlPlane, operator_n
 
 
 @pytest.mark.timeout(1500)
+def test_helm_chart_lints(helm: str) -> None:
+    result = subprocess.run([helm, "lint", "--strict", str(CHART)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.timeout(1500)
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         (("webhook.certManager.enabled=false",), "webhook.caBundle is required"),
         (("replicas=2",), "additional properties 'replicas' not allowed"),
-        (("image.digest=latest",), "image.digest"),
-        (("agent.maxUnavailable=ten",), "maxUnavailable"),
+        (("image.digest=latest",), "/image/digest"),
+        (("agent.maxUnavailable=ten",), "/agent/maxUnavailable"),
     ],
     ids=["no-ca-bundle", "unknown-key", "bad-digest", "bad-max-unavailable"],
 )
@@ -807,19 +817,11 @@ def test_agent_writes_only_its_own_report_impersonated(control_plane: ControlPla
             )
             assert refused.returncode != 0
             assert "must hold exactly one node name" in refused.stderr
-        # The controller may read reports, never write them.
-        controller = impersonating(cp, CONTROLLER_USER)
-        refused = cp.kubectl(
-            f"--kubeconfig={controller}",
-            "patch",
-            "nodeprofilereport",
-            node_a,
-            "--type=merge",
-            f"-p={patch}",
-            check=False,
-        )
-        assert refused.returncode != 0 and "cannot patch resource" in refused.stderr
-        cp.kubectl(f"--kubeconfig={controller}", "get", "nodeprofilereport", node_a, "--output=name", check=False)
+        # The controller may read reports (list, as its watch does), never write them.
+        controller = f"--kubeconfig={impersonating(cp, CONTROLLER_USER)}"
+        assert node_a in cp.kubectl(controller, "get", "nodeprofilereports", "--output=name").stdout
+        refused = cp.kubectl(controller, "create", "-f", "-", input=report_manifest(unique("deploy-c")), check=False)
+        assert refused.returncode != 0 and "cannot create resource" in refused.stderr
     finally:
         cp.kubectl("delete", "nodeprofilereport", node_a, node_b, "--ignore-not-found", "--wait=false")
 
@@ -913,10 +915,11 @@ def test_agent_may_only_remove_the_readiness_taint_from_its_own_node(
 
 
 def test_agent_removes_the_readiness_taint_with_its_own_token(
-    control_plane: ControlPlane, readiness_gate: None, probe_nodes: list[str], tmp_path: Path
+    control_plane: ControlPlane, readiness_gate: None, probe_nodes: list[str], namespace: str, tmp_path: Path
 ) -> None:
-    """The real NodeAgent, authenticated only by a token bound to its Node: it lists the published profiles, writes
-    its own report and then removes the taint, all through the RBAC and policies above."""
+    """The real NodeAgent, authenticated only by a token bound to its Node: it lists the published revisions,
+    installs the one aimed at its node, writes its own report and removes the taint, all through the RBAC and the
+    admission policies above."""
     from seccomp_operator.agent.agent import AgentSettings
     from seccomp_operator.testing.simulation import Simulation
 
@@ -924,17 +927,44 @@ def test_agent_removes_the_readiness_taint_with_its_own_token(
     node = unique("deploy-gate")
     other = {"key": "example.com/dedicated", "value": "x", "effect": "NoSchedule"}
     create_node(cp, node, probe_nodes, [{"key": READINESS_TAINT, "effect": "NoSchedule"}, other])
+    content = '{"defaultAction":"SCMP_ACT_ALLOW"}\n'
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    published = {
+        "apiVersion": "seccomp-operator.io/v1alpha1",
+        "kind": "PublishedSeccompProfile",
+        "metadata": {"name": "gate", "namespace": namespace},
+        "spec": {
+            "localhostProfile": f"seccomp-operator/{namespace}/gate.json",
+            "hash": digest,
+            "content": content,
+            # Only this test's node: agents of other tests never install it.
+            "nodeSelector": {"kubernetes.io/hostname": node},
+            "sourceGeneration": 1,
+        },
+    }
+    cp.kubectl("create", "--filename=-", input=json.dumps(published))
     token = cp.service_account_token(NS, AGENT_SA, bound_node=node, duration_seconds=600)
     kubeconfig = cp.kubeconfig_for_token(token, name=f"agent-{node}")
-    settings = AgentSettings(remove_readiness_taint=True)
-    with Simulation(kubeconfig, tmp_path, agent_settings=settings) as sim:
-        agent = sim.start_agent(node)
-        wait_for(f"the taint to leave {node}", lambda: READINESS_TAINT not in {t["key"] for t in taints_of(cp, node)})
-        assert agent.ready.is_set()
-    remaining = taints_of(cp, node)
-    assert other in remaining
-    report = json.loads(cp.kubectl("get", "nodeprofilereport", node, "-o", "json").stdout)
-    assert report["status"]["nodeName"] == node
+
+    def reported() -> bool:
+        result = cp.kubectl("get", "nodeprofilereport", node, "-o", "json", check=False)
+        if result.returncode != 0:
+            return False
+        entry = (json.loads(result.stdout)["status"].get("profiles") or {}).get(f"{namespace}/gate") or {}
+        return entry.get("state") == "Installed" and entry.get("hash") == digest
+
+    try:
+        with Simulation(kubeconfig, tmp_path, agent_settings=AgentSettings(remove_readiness_taint=True)) as sim:
+            agent = sim.start_agent(node)
+            wait_for(
+                f"the taint to leave {node}", lambda: READINESS_TAINT not in {t["key"] for t in taints_of(cp, node)}
+            )
+            assert agent.ready.is_set()
+            wait_for(f"{node}'s own report", reported)
+            assert (sim.root_of(node) / "seccomp-operator" / namespace / "gate.json").read_text() == content
+    finally:
+        cp.kubectl("delete", "publishedseccompprofile", "gate", "-n", namespace, "--ignore-not-found")
+    assert other in taints_of(cp, node)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -997,10 +1027,15 @@ def test_controller_works_with_only_its_rbac(
             obj = json.loads(cp.kubectl("get", "seccompprofile", "web", "-n", "team", "-o", "json").stdout)
             return dict(obj.get("status") or {})
 
-        # No agent runs, so the one node stays pending: Installing, with the revision published.
-        wait_for("the profile to be published", lambda: status().get("phase") == "Installing")
-        published = json.loads(cp.kubectl("get", "publishedseccompprofile", "web", "-n", "team", "-o", "json").stdout)
-        assert published["spec"]["hash"] == status()["hash"]
+        # Published (server-side apply), then status written (status subresource) with the published hash.
+        def published_hash() -> str:
+            result = cp.kubectl("get", "publishedseccompprofile", "web", "-n", "team", "-o", "json", check=False)
+            return str(json.loads(result.stdout)["spec"]["hash"]) if result.returncode == 0 else ""
+
+        wait_for("the revision to be published", published_hash)
+        wait_for("status to carry the published hash", lambda: status().get("hash") == published_hash())
+        # The Node watch works too: the one Node is counted as targeted.
+        wait_for("the node to be targeted", lambda: (status().get("summary") or {}).get("targeted") == 1)
         lease = json.loads(cp.kubectl("get", "lease", CONTROLLER_SA, "-n", NS, "-o", "json").stdout)
         assert lease["spec"]["holderIdentity"] == "test-controller"
 
