@@ -50,10 +50,7 @@ class FileState:
     def intact(self) -> bool:
         """A plain file of ours: regular, one link, mode 0644, owned by us (another owner could rewrite it)."""
         return (
-            self.kind is EntryKind.REGULAR
-            and self.links == 1
-            and self.mode == FILE_MODE
-            and self.uid == os.geteuid()
+            self.kind is EntryKind.REGULAR and self.links == 1 and self.mode == FILE_MODE and self.uid == os.geteuid()
         )
 
 
@@ -237,9 +234,7 @@ def _read_entry(dir_fd: int, filename: str) -> FileState:
         digest = hashlib.sha256()
         while chunk := os.read(fd, 1 << 16):
             digest.update(chunk)
-        return FileState(
-            EntryKind.REGULAR, digest.hexdigest(), info.st_nlink, stat.S_IMODE(info.st_mode), info.st_uid
-        )
+        return FileState(EntryKind.REGULAR, digest.hexdigest(), info.st_nlink, stat.S_IMODE(info.st_mode), info.st_uid)
     finally:
         os.close(fd)
 

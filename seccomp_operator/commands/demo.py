@@ -63,6 +63,7 @@ def _node_table(sim: Any, nodes: list[str]) -> str:
 def _demo(args: argparse.Namespace, workdir: Path) -> int:
     from seccomp_operator.controller.operator import WebhookSettings
     from seccomp_operator.testing.controlplane import ControlPlane, KubectlError, repo_root
+    from seccomp_operator.testing.net import free_port
     from seccomp_operator.testing.simulation import Simulation, wait_until
 
     root = repo_root()
@@ -77,7 +78,7 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
             cp.kubectl("create", "namespace", "seccomp-operator")
         webhook = WebhookSettings(
             addr="127.0.0.1",
-            port=_free_port(),
+            port=free_port(),
             host="127.0.0.1",
             managed="seccomp-operator.io",
             selfsigned_dir=str(workdir / "webhook-certs"),
@@ -161,14 +162,6 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
             cp.stop()
     print("demo finished: every profile Ready on every node, invalid edit refused, drift repaired")
     return 0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,12 +10,16 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from seccomp_operator.agent.agent import AgentSettings, NodeAgent
 from seccomp_operator.api import NODE_REPORTS
 from seccomp_operator.controller.operator import Controller, WebhookSettings
 from seccomp_operator.controller.reconciler import ControllerSettings
 from seccomp_operator.kube.client import NODES, ApiError, KubeClient
 from seccomp_operator.kube.config import load_config
+from seccomp_operator.profile import build_manifest
+from seccomp_operator.testing.controlplane import ControlPlane
 
 T = TypeVar("T")
 
@@ -188,3 +192,9 @@ class Simulation:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def apply_profile(cp: ControlPlane, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    """`kubectl apply` a SeccompProfile, as a platform engineer would (the webhook and CRD rules apply)."""
+    manifest = build_manifest(name=name, namespace=namespace, spec=spec)
+    cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))

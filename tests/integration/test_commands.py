@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -17,13 +16,8 @@ import pytest
 import yaml
 
 from seccomp_operator.testing.controlplane import ControlPlane
+from seccomp_operator.testing.net import free_port
 from seccomp_operator.testing.simulation import wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_get(url: str) -> tuple[int, str]:

@@ -14,7 +14,8 @@ import yaml
 
 from seccomp_operator.controller.operator import WebhookSettings
 from seccomp_operator.testing.controlplane import ControlPlane, KubectlError
-from seccomp_operator.testing.simulation import Simulation, wait_until
+from seccomp_operator.testing.net import free_port
+from seccomp_operator.testing.simulation import Simulation, apply_profile, wait_until
 
 NODES = ["node-a", "node-b", "node-c"]
 DENY_MKDIR: dict[str, Any] = {
@@ -22,14 +23,6 @@ DENY_MKDIR: dict[str, Any] = {
     "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
     "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
 }
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +33,7 @@ def sim(
     workdir = tmp_path_factory.mktemp("sim")
     webhook = WebhookSettings(
         addr="127.0.0.1",
-        port=_free_port(),
+        port=free_port(),
         host="127.0.0.1",
         managed="seccomp-operator.io",
         selfsigned_dir=str(workdir / "certs"),
@@ -56,14 +49,7 @@ def sim(
         yield simulation
 
 
-def apply(cp: ControlPlane, namespace: str, name: str, spec: dict[str, Any]) -> None:
-    manifest = {
-        "apiVersion": "seccomp-operator.io/v1alpha1",
-        "kind": "SeccompProfile",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-    cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+apply = apply_profile
 
 
 def get_profile(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any] | None:

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from seccomp_operator.testing.controlplane import ControlPlane
 from seccomp_operator.testing.runtime import ContainerdHarness, missing_requirements
-from seccomp_operator.testing.simulation import Simulation, wait_until
+from seccomp_operator.testing.simulation import Simulation, apply_profile, wait_until
 
 NODE = "runtime-node"
 ARCHES = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"]
@@ -53,13 +52,7 @@ def node_sim(
 
 def install(cp: ControlPlane, sim: Simulation, namespace: str, name: str, spec: dict[str, Any]) -> Path:
     """Apply a SeccompProfile and return the path of the file the agent wrote once status says Ready."""
-    manifest = {
-        "apiVersion": "seccomp-operator.io/v1alpha1",
-        "kind": "SeccompProfile",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-    cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    apply_profile(cp, namespace, name, spec)
     cp.kubectl("wait", "--for=condition=Ready", f"seccompprofile/{name}", "-n", namespace, "--timeout=60s")
     localhost = cp.kubectl("get", "scp", name, "-n", namespace, "-o", "jsonpath={.status.localhostProfile}").stdout
     # What the kubelet does: join the kubelet seccomp root and the localhostProfile string.
