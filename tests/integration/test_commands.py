@@ -4,6 +4,7 @@ DaemonSet run them: health endpoints, metrics, JSON logs, a profile going Ready,
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -121,7 +122,9 @@ def test_controller_and_agent_processes(
     assert (root / "seccomp-operator" / namespace / "cli.json").exists()
 
     _, agent_metrics = http_get(f"http://127.0.0.1:{ports['agent']}/metrics")
-    assert "seccomp_agent_installs_total 1.0" in agent_metrics
+    # Profiles left published by earlier tests in this session are installed too: at least ours.
+    installs = re.search(r"^seccomp_agent_installs_total (\S+)$", agent_metrics, re.MULTILINE)
+    assert installs is not None and float(installs.group(1)) >= 1
     _, controller_metrics = http_get(f"http://127.0.0.1:{ports['controller']}/metrics")
     assert 'seccomp_controller_profiles{phase="Ready"}' in controller_metrics
     assert "seccomp_controller_leader 1.0" in controller_metrics
