@@ -48,6 +48,8 @@ def processes(control_plane: ControlPlane, crds: tuple[str, ...], tmp_path: Path
     ports = {"controller": free_port(), "agent": free_port()}
     exe = [sys.executable, "-m", "seccomp_operator"]
     kubeconfig = str(control_plane.kubeconfig_path)
+    # Logs go to files: an unread pipe fills up and blocks a chatty process.
+    logs = {"controller": (tmp_path / "controller.log").open("w+"), "agent": (tmp_path / "agent.log").open("w+")}
     controller = subprocess.Popen(
         [
             *exe,
@@ -58,7 +60,7 @@ def processes(control_plane: ControlPlane, crds: tuple[str, ...], tmp_path: Path
             "--health-addr",
             f"127.0.0.1:{ports['controller']}",
         ],
-        stderr=subprocess.PIPE,
+        stderr=logs["controller"],
         text=True,
     )
     agent = subprocess.Popen(
@@ -74,11 +76,11 @@ def processes(control_plane: ControlPlane, crds: tuple[str, ...], tmp_path: Path
             "--health-addr",
             f"127.0.0.1:{ports['agent']}",
         ],
-        stderr=subprocess.PIPE,
+        stderr=logs["agent"],
         text=True,
     )
     try:
-        yield {"controller": controller, "agent": agent, "ports": ports, "root": root, "node": node}
+        yield {"controller": controller, "agent": agent, "ports": ports, "root": root, "node": node, "logs": logs}
     finally:
         for proc in (agent, controller):
             if proc.poll() is None:
@@ -133,6 +135,7 @@ def test_controller_and_agent_processes(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     # Structured logs: every line the agent wrote is a JSON object.
-    assert agent.stderr is not None
-    lines = [line for line in agent.stderr.read().splitlines() if line.strip()]
+    log = processes["logs"]["agent"]  # type: ignore[index]
+    log.seek(0)
+    lines = [line for line in log.read().splitlines() if line.strip()]
     assert lines and all(json.loads(line)["level"] for line in lines)
