@@ -44,6 +44,10 @@ class AgentSettings:
     retry_max_seconds: float = 30.0
 
 
+def _safe_key(namespace: str, name: str) -> bool:
+    return all(part and "/" not in part and "\0" not in part and not part.startswith(".") for part in (namespace, name))
+
+
 @dataclass(frozen=True)
 class Outcome:
     key: str
@@ -197,6 +201,10 @@ class NodeAgent:
 
     def _converge_one(self, key: str, want: DesiredProfile | None, installed_hash: str | None) -> Outcome:
         namespace, _, name = key.partition("/")
+        if want is None and not _safe_key(namespace, name):
+            # A path no profile can have (say `<subtree>/.x/a.json`, reported by inotify): not ours to touch, and
+            # ProfileTree would refuse it with a ValueError that, uncaught, used to end the agent's worker.
+            return Outcome(key, "unchanged")
         try:
             state = self.tree.read(namespace, name)
             if want is None:

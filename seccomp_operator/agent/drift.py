@@ -29,6 +29,8 @@ class _Handler(FileSystemEventHandler):
             return f"{parts[0]}/{parts[1][: -len(PROFILE_SUFFIX)]}"
         if len(parts) == 2 and parts[1].startswith("."):
             return False  # our own temp files
+        if parts[0].startswith("."):
+            return None  # not a namespace directory (a planted `.x/`): check everything, never key on it
         return None
 
     def on_any_event(self, event: FileSystemEvent) -> None:

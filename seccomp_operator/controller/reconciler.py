@@ -232,7 +232,7 @@ class Reconciler:
         self.metrics.aggregation_seconds.observe(time.perf_counter() - started)
         # Keep the cache current so the next reconcile compares against what we wrote.
         if key in self.state.profiles:
-            self.state.profiles[key] = written
+            self.state.set_profile(key, written)
         if previous.get("phase") != status["phase"]:
             kind = "Warning" if status["phase"] in ("Degraded", "Invalid") else "Normal"
             summary = status["summary"]
@@ -252,8 +252,8 @@ class Reconciler:
             {"op": "add", "path": "/metadata/finalizers", "value": [*finalizers, FINALIZER]},
         ]
         written = await self.client.patch(SECCOMP_PROFILES, name, patch, namespace, patch_type="json")
-        self.state.profiles[key] = written
-        return written
+        self.state.set_profile(key, written)
+        return self.state.profiles[key]
 
     async def _remove_finalizer(self, key: str, obj: JSON) -> None:
         namespace, _, name = key.partition("/")

@@ -13,6 +13,15 @@ from typing import Any
 JSON = dict[str, Any]
 
 
+def without_managed_fields(obj: JSON) -> JSON:
+    """A shallow copy without `metadata.managedFields`, which nothing here reads. A SeccompProfile's status lists up
+    to 100 nodes as a list-map, and its managedFields name each of them again: 88 of its 143 KB in memory."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
 @dataclass(frozen=True, slots=True)
 class NodeEntry:
     hash: str
@@ -32,13 +41,13 @@ class ClusterState:
         if obj is None:
             self.profiles.pop(key, None)
         else:
-            self.profiles[key] = obj
+            self.profiles[key] = without_managed_fields(obj)
 
     def set_published(self, key: str, obj: JSON | None) -> None:
         if obj is None:
             self.published.pop(key, None)
         else:
-            self.published[key] = obj
+            self.published[key] = without_managed_fields(obj)
 
     def set_node(self, name: str, obj: JSON | None) -> bool:
         """Returns whether targeting may have changed (node added, removed or relabelled)."""
