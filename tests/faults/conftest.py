@@ -6,19 +6,21 @@ Short by default (CI); FAULTS_LONG=1 repeats every fault many more times.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from integration.conftest import CRD_DIR, CRD_NAMES, GROUP, VERSION, _established, binaries_dir, wait_for
 from kubernetes import client
 
-from seccomp_operator.testing.controlplane import ControlPlane
 from faults.common import FaultBook
-from integration.conftest import CRD_DIR, CRD_NAMES, GROUP, VERSION, _established, binaries_dir, wait_for
+from seccomp_operator.testing.controlplane import ControlPlane
 
 __all__ = ["binaries_dir"]
 
@@ -83,3 +85,7 @@ def fault_book() -> Iterator[FaultBook]:
         )
         + "\n"
     )
+
+
+# `kill -USR1 <pytest pid>` dumps every thread's stack: the way to see what a hung fault run waits on.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
