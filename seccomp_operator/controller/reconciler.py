@@ -6,6 +6,7 @@ revision by hash, the status by value), so reconciling twice costs no writes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -93,13 +94,16 @@ class Reconciler:
             current = f"{namespace}/{base}" if base and all(s[0] != f"{namespace}/{base}" for s in signature) else None
         return tuple(signature)
 
-    def _resolve(self, key: str) -> tuple[Resolution, Resolution | None]:
+    async def _resolve(self, key: str) -> tuple[Resolution, Resolution | None]:
         """(current resolution, the previous one or None)."""
         signature = self._chain_signature(key)
         cached = self.resolutions.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1], cached[1]
-        resolution = resolve(key, self.state.profiles)
+        # Validation compiles BPF with libseccomp (milliseconds, up to seconds for huge profiles): off the event
+        # loop, over a snapshot of the chain so watch events can keep arriving meanwhile.
+        chain = {member: self.state.profiles[member] for member, uid, _ in signature if uid is not None}
+        resolution = await asyncio.to_thread(resolve, key, chain)
         self.resolutions[key] = (signature, resolution)
         return resolution, cached[1] if cached else None
 
@@ -115,7 +119,7 @@ class Reconciler:
             return
         if FINALIZER not in (obj["metadata"].get("finalizers") or []):
             obj = await self._add_finalizer(key, obj)
-        resolution, previous = self._resolve(key)
+        resolution, previous = await self._resolve(key)
         if resolution.ok:
             assert resolution.rendered is not None
             await self._publish(key, obj, resolution)

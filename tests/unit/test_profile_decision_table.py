@@ -522,3 +522,17 @@ def test_resource_rows() -> None:
     assert ("empty-syscall-name", "/spec/syscalls/0/names/1") in codes
     assert ("base-profile-is-self", "/spec/baseProfileName") in codes
     assert ("invalid-node-selector", "/spec/nodeSelector/zone") in codes
+
+
+def test_too_many_conditional_entries_is_refused_before_compiling() -> None:
+    from seccomp_operator.profile import validate_profile
+    from seccomp_operator.profile.validate import MAX_CONDITIONAL_ENTRIES
+
+    rule = {"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+    rules = [
+        {**rule, "args": [{"index": 0, "value": i, "op": "SCMP_CMP_EQ"}]} for i in range(MAX_CONDITIONAL_ENTRIES + 1)
+    ]
+    result = validate_profile(
+        {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": rules}
+    )
+    assert [(f.pointer, f.code) for f in result.errors] == [("/syscalls", "too-complex")]
