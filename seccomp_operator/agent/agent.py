@@ -38,7 +38,8 @@ class AgentSettings:
     # A local backstop for missed inotify events: re-hash every file, no API calls.
     verify_interval_seconds: float = 60.0
     watch_server_timeout: int = 300
-    watch_inactivity_timeout: float = 90.0
+    # Bookmarks arrive about once a minute but were seen later under load; a stream silent this long is dead.
+    watch_inactivity_timeout: float = 150.0
     remove_readiness_taint: bool = False
     # Failed writes (full disk, read-only root, a planted path) are retried after 1 s, doubling up to this.
     retry_max_seconds: float = 30.0

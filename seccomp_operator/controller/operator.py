@@ -22,7 +22,7 @@ import kopf
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from seccomp_operator.api import GROUP, VERSION
+from seccomp_operator.api import GROUP, NODE_REPORTS, VERSION
 from seccomp_operator.controller.admission import review_pod, review_profile
 from seccomp_operator.controller.certs import write_self_signed
 from seccomp_operator.controller.events import EventRecorder
@@ -30,9 +30,10 @@ from seccomp_operator.controller.leader import LeaderElector
 from seccomp_operator.controller.metrics import ControllerMetrics
 from seccomp_operator.controller.queue import WorkQueue
 from seccomp_operator.controller.reconciler import ControllerSettings, Reconciler
-from seccomp_operator.controller.state import ClusterState
-from seccomp_operator.kube.client import KubeClient
+from seccomp_operator.controller.state import JSON, ClusterState
+from seccomp_operator.kube.client import NODES, KubeClient
 from seccomp_operator.kube.config import ClusterConfig
+from seccomp_operator.kube.informer import Informer
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,28 @@ class Controller:
         self.workers = workers
         self.health_addr = health_addr
         self.ready = threading.Event()
+        # Reports are the large objects (one entry per profile): folded into compact state event by event, page by
+        # page, instead of through kopf, which would hold whole bodies per object in its queues.
+        self.reports = Informer(
+            self.client,
+            NODE_REPORTS,
+            on_sync=self._on_report_sync,
+            on_event=self._on_report_event,
+            keep_cache=False,
+            page_size=50,
+            name="reports",
+        )
+        # Nodes too: only their labels are kept, and `synced` tells when the picture is complete. A deletion must
+        # never be released because the node list had not arrived yet.
+        self.nodes = Informer(
+            self.client,
+            NODES,
+            on_sync=self._on_node_sync,
+            on_event=self._on_node_event,
+            keep_cache=False,
+            page_size=100,
+            name="nodes",
+        )
 
     # --- watch event intake (runs on every replica, leader or not) ------------------------------------------
     def _on_profile(self, kind: str | None, body: Any) -> None:
@@ -127,6 +150,21 @@ class Controller:
         changed = self.state.set_report(_key(body), None if kind == "DELETED" else dict(body))
         for key in changed:
             self.queue.add(key, self.settings.aggregation_delay_seconds)
+
+    async def _on_report_event(self, kind: str, key: str, obj: JSON) -> None:
+        self._on_report(kind, obj)
+
+    async def _on_report_sync(self, listed: dict[str, JSON]) -> None:
+        for node in [n for n in self.state.reports if n not in listed]:
+            for key in self.state.set_report(node, None):
+                self.queue.add(key, self.settings.aggregation_delay_seconds)
+
+    async def _on_node_event(self, kind: str, key: str, obj: JSON) -> None:
+        self._on_node(kind, obj)
+
+    async def _on_node_sync(self, listed: dict[str, JSON]) -> None:
+        for node in [n for n in self.state.node_labels if n not in listed]:
+            self._on_node("DELETED", {"metadata": {"name": node}})
 
     def _on_node(self, kind: str | None, body: Any) -> None:
         if self.state.set_node(_key(body), None if kind == "DELETED" else dict(body)):
@@ -234,6 +272,9 @@ class Controller:
         while True:
             key = await self.queue.get()
             await self.leader.is_leader.wait()
+            # Status and deletion decisions need every node and every report: never act on a partial picture.
+            await self.reports.synced.wait()
+            await self.nodes.synced.wait()
             try:
                 await self.reconciler.reconcile(key)
             except asyncio.CancelledError:
@@ -285,6 +326,8 @@ class Controller:
         background = [
             asyncio.create_task(self.leader.run(), name="leader"),
             asyncio.create_task(self._track_leadership(), name="leadership"),
+            asyncio.create_task(self.reports.run(), name="reports"),
+            asyncio.create_task(self.nodes.run(), name="nodes"),
             *(asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.workers)),
         ]
         try:

@@ -134,6 +134,29 @@ class KubeClient:
     async def get(self, res: Resource, name: str, namespace: str | None = None) -> JSON:
         return await self.request("GET", res.path(namespace, name))
 
+    async def list_pages(
+        self,
+        res: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[JSON]:
+        """Each page of a LIST in turn (one consistent snapshot: `continue` keeps the first page's version)."""
+        params: dict[str, str] = {"limit": str(page_size)}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
+        while True:
+            page = await self.request("GET", res.path(namespace), params=params, timeout=120)
+            yield page
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return
+            params["continue"] = token
+
     async def list(
         self,
         res: Resource,

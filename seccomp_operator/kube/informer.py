@@ -54,7 +54,12 @@ class Informer:
         inactivity_timeout: float = 90.0,
         max_backoff: float = 10.0,
         name: str = "",
+        keep_cache: bool = True,
+        page_size: int = 500,
     ) -> None:
+        """`keep_cache=False` for large objects the consumer folds into its own compact state: `cache` then maps
+        keys to empty dicts, `on_sync` gets those, and `on_event` gets every listed object (as ADDED) page by page,
+        so at most one page of full objects is in memory."""
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -70,17 +75,30 @@ class Informer:
         self._on_sync = on_sync
         self._on_event = on_event
         self._resource_version: str | None = None
+        self.keep_cache = keep_cache
+        self.page_size = page_size
 
     async def _relist(self) -> None:
-        listing = await self.client.list(
+        cache: dict[str, JSON] = {}
+        version = ""
+        async for page in self.client.list_pages(
             self.resource,
             self.namespace,
             field_selector=self.field_selector,
             label_selector=self.label_selector,
-        )
+            page_size=self.page_size,
+        ):
+            version = str(page["metadata"]["resourceVersion"])
+            for item in page.get("items") or []:
+                key = object_key(item)
+                if self.keep_cache:
+                    cache[key] = item
+                else:
+                    cache[key] = {}
+                    await self._on_event("ADDED", key, item)
         self.stats.lists += 1
-        self.cache = {object_key(item): item for item in listing.get("items") or []}
-        self._resource_version = str(listing["metadata"]["resourceVersion"])
+        self.cache = cache
+        self._resource_version = version
         await self._on_sync(dict(self.cache))
         self.synced.set()
 
@@ -106,7 +124,7 @@ class Informer:
             if kind == "DELETED":
                 self.cache.pop(key, None)
             else:
-                self.cache[key] = obj
+                self.cache[key] = obj if self.keep_cache else {}
             await self._on_event(kind, key, obj)
 
     async def run(self) -> None:
