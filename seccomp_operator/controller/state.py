@@ -46,8 +46,13 @@ class ClusterState:
     def set_published(self, key: str, obj: JSON | None) -> None:
         if obj is None:
             self.published.pop(key, None)
-        else:
-            self.published[key] = without_managed_fields(obj)
+            return
+        # The rendered content is the agents' business; the controller compares hashes and selectors only.
+        slim = without_managed_fields(obj)
+        spec = slim.get("spec") or {}
+        if "content" in spec:
+            slim = {**slim, "spec": {k: v for k, v in spec.items() if k != "content"}}
+        self.published[key] = slim
 
     def set_node(self, name: str, obj: JSON | None) -> bool:
         """Returns whether targeting may have changed (node added, removed or relabelled)."""

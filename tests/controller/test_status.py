@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from seccomp_operator.controller.state import NodeEntry
-from seccomp_operator.controller.status import MAX_LISTED_NODES, Validity, compute_status
+from seccomp_operator.controller.status import MAX_LISTED_INSTALLED, MAX_LISTED_NODES, Validity, compute_status
 
 VALID = Validity(True, "Validated", "ok")
 NOW = "2026-01-01T00:00:00Z"
@@ -52,9 +52,16 @@ def test_failures_are_degraded_and_listed_first_with_their_message() -> None:
     assert status["phase"] == "Degraded"
     nodes = status["nodes"]
     assert nodes[0]["node"] == "n150" and nodes[0]["message"] == "disk full"  # type: ignore[index]
-    # Bounded: the object stays small at thousands of nodes.
-    assert len(nodes) == MAX_LISTED_NODES  # type: ignore[arg-type]
-    assert status["nodesTruncated"] == 300 - MAX_LISTED_NODES
+    # Bounded: the object stays small at thousands of nodes; installed nodes are only sampled.
+    assert len(nodes) == 1 + MAX_LISTED_INSTALLED  # type: ignore[arg-type]
+    assert status["nodesTruncated"] == 300 - 1 - MAX_LISTED_INSTALLED
+
+
+def test_many_failing_nodes_are_capped() -> None:
+    reports = {f"n{i:03}": {"ns/p": NodeEntry("h1", "Failed", "boom", NOW)} for i in range(150)}
+    status = status_for(reports, sorted(reports))
+    assert len(status["nodes"]) == MAX_LISTED_NODES  # type: ignore[arg-type]
+    assert status["nodesTruncated"] == 150 - MAX_LISTED_NODES
 
 
 def test_invalid_update_keeps_the_published_revision_visible() -> None:
