@@ -43,6 +43,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    # kopf imports the official `kubernetes` client whenever it is installed, only to offer a login this controller
+    # does not use: about 19 MiB of resident memory (measured). Make it unimportable in this process.
+    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
+
     from seccomp_operator import logging_setup
     from seccomp_operator.controller.operator import Controller, WebhookSettings
     from seccomp_operator.controller.reconciler import ControllerSettings
