@@ -45,6 +45,16 @@ def location(path: str, label: str, pointer: str) -> str:
     return f"{path}:{label}{pointer}" if label or pointer else path
 
 
+def _other_kind(data: object) -> bool:
+    """A Kubernetes object of another kind and group: neither a SeccompProfile nor a likely typo of one."""
+    if not isinstance(data, dict):
+        return False
+    kind, api_version = data.get("kind"), data.get("apiVersion")
+    if not isinstance(kind, str) or not isinstance(api_version, str):
+        return False
+    return "seccomp" not in kind.lower() and "seccomp" not in api_version.lower()
+
+
 def run(args: argparse.Namespace) -> int:
     from seccomp_operator.profile import ParseError, parse_documents, validate_profile, validate_resource
 
@@ -64,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
             status = EXIT_USAGE
             continue
         for document in documents:
+            if _other_kind(document.data):
+                # A Pod or Deployment next to the profiles (as in examples/): not ours to judge, say so and go on.
+                kind = document.data.get("kind") if isinstance(document.data, dict) else None
+                print(f"{location(path, document.label, '')}: skipped: {kind} is not a SeccompProfile", file=sys.stderr)
+                continue
             if document.kind == "resource":
                 findings = document.findings + validate_resource(document.data).findings
             else:

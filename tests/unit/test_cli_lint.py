@@ -281,3 +281,19 @@ def test_import_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 def test_import_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_import([str(tmp_path / "missing.json"), "--name", "x"], capsys)[0] == 2
     assert run_import([write(tmp_path, "x.json", "{nope"), "--name", "x"], capsys)[0] == 2
+
+
+def test_other_kinds_in_a_yaml_stream_are_skipped_not_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stream = tmp_path / "app.yaml"
+    stream.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {containers: []}\n---\n"
+        "apiVersion: seccomp-operator.io/v1alpha1\nkind: SeccompProfile\nmetadata: {name: p, namespace: ns}\n"
+        "spec: {defaultAction: SCMP_ACT_ALLOW, architectures: [SCMP_ARCH_X86_64]}\n"
+    )
+    assert main(["lint", str(stream)]) == 0
+    assert "Pod is not a SeccompProfile" in capsys.readouterr().err
+    # A typo of our own kind is still judged.
+    stream.write_text("apiVersion: seccomp-operator.io/v1alpha1\nkind: SeccompProfil\nmetadata: {name: p}\nspec: {}\n")
+    assert main(["lint", str(stream)]) == 1
