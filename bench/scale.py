@@ -484,40 +484,7 @@ def memory_scenario(env: Env, n_profiles: int, log: Any) -> dict[str, Any]:
         "controller_vmrss_kib": proc_status_kib(env.controller.pid, "VmRSS"),
     }
     # One real agent process with all P profiles.
-    env.sim.create_node("agent-proc")
-    root = env.workdir / "agent-proc-root"
-    root.mkdir()
-    agent_log = open(env.workdir / "agent.log", "wb")  # noqa: SIM115
-    agent = subprocess.Popen(
-        [
-            str(REPO / ".venv" / "bin" / "seccomp-operator"),
-            "agent",
-            "--node-name=agent-proc",
-            f"--root={root}",
-            f"--kubeconfig={env.cp.kubeconfig_path}",
-            "--health-addr=",
-            "--log-format=plain",
-            "--log-level=WARNING",
-        ],
-        stdout=agent_log,
-        stderr=subprocess.STDOUT,
-    )
-    started = time.monotonic()
-
-    def agent_done() -> bool:
-        try:
-            report = env.api.get_cluster_custom_object(GROUP, VERSION, "nodeprofilereports", "agent-proc")
-        except Exception:
-            return False
-        return int((report.get("status") or {}).get("installedCount") or 0) >= n_profiles
-
-    wait_until(agent_done, timeout=300, interval=0.2, what="the agent process")
-    result["agent_install_s"] = time.monotonic() - started
-    time.sleep(2)
-    result["agent_vmhwm_kib"] = proc_status_kib(agent.pid, "VmHWM")
-    result["agent_vmrss_kib"] = proc_status_kib(agent.pid, "VmRSS")
-    agent.terminate()
-    agent.wait(timeout=20)
+    result.update(agent_process(env, n_profiles))
     # The controller now aggregates N+1 nodes; give it the time to write status, then read its peak.
     time.sleep(3)
     result["controller_vmhwm_kib"] = proc_status_kib(env.controller.pid, "VmHWM")

@@ -167,20 +167,15 @@ class KubeClient:
         page_size: int = 500,
     ) -> JSON:
         """All items, following `continue` tokens; the result carries the list's resourceVersion."""
-        params: dict[str, str] = {"limit": str(page_size)}
-        if label_selector:
-            params["labelSelector"] = label_selector
-        if field_selector:
-            params["fieldSelector"] = field_selector
         items: list[JSON] = []
-        while True:
-            page = await self.request("GET", res.path(namespace), params=params, timeout=120)
+        last: JSON = {}
+        async for page in self.list_pages(
+            res, namespace, label_selector=label_selector, field_selector=field_selector, page_size=page_size
+        ):
             items.extend(page.get("items") or [])
-            token = page.get("metadata", {}).get("continue")
-            if not token:
-                page["items"] = items
-                return page
-            params["continue"] = token
+            last = page
+        last["items"] = items
+        return last
 
     async def create(self, res: Resource, body: JSON, namespace: str | None = None) -> JSON:
         return await self.request("POST", res.path(namespace), body=body)
