@@ -259,7 +259,14 @@ class NodeAgent:
             desired, refused = self._desired(None if full else keys)
             installed = {k: e.hash for k, e in self.report.entries.items() if e.state == STATE_INSTALLED}
             started = time.perf_counter()
-            outcomes = await asyncio.to_thread(self._converge, desired, keys, full, installed, set(refused))
+            try:
+                outcomes = await asyncio.to_thread(self._converge, desired, keys, full, installed, set(refused))
+            except Exception:
+                # Never let one unexpected error end the agent: count it, and try everything again shortly.
+                log.exception("node %s: reconcile pass failed", self.node_name)
+                self.metrics.errors.labels("internal").inc()
+                asyncio.get_running_loop().call_later(self.settings.retry_max_seconds / 10, self.request, None)
+                continue
             self.metrics.sync_seconds.observe(time.perf_counter() - started)
             for outcome in outcomes:
                 self._record(outcome)
