@@ -444,6 +444,22 @@ def drift_samples(env: Env, keys: list[str], samples: int) -> list[float]:
     return latencies
 
 
+def create_memory_profiles(env: Env, namespace: str, n_profiles: int) -> None:
+    """Create `profile-000`... in a burst, as `kubectl apply -f dir/` would."""
+
+    def create(i: int) -> None:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "SeccompProfile",
+            "metadata": {"name": f"profile-{i:03d}", "namespace": namespace},
+            "spec": profile_spec(i, 0),
+        }
+        env.count("POST", "seccompprofiles")
+        env.api.create_namespaced_custom_object(GROUP, VERSION, namespace, "seccompprofiles", body)
+
+    parallel(create, [(i,) for i in range(n_profiles)])
+
+
 def memory_scenario(env: Env, n_profiles: int, log: Any) -> dict[str, Any]:
     """P profiles on every node, then one real agent process (node `agent-proc`): peak RSS of both processes."""
     n_nodes = len(env.nodes)
@@ -457,17 +473,7 @@ def memory_scenario(env: Env, n_profiles: int, log: Any) -> dict[str, Any]:
     load = uptime_load()
     t0 = time.monotonic()
 
-    def create(i: int) -> None:
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "SeccompProfile",
-            "metadata": {"name": f"profile-{i:03d}", "namespace": namespace},
-            "spec": profile_spec(i, 0),
-        }
-        env.count("POST", "seccompprofiles")
-        env.api.create_namespaced_custom_object(GROUP, VERSION, namespace, "seccompprofiles", body)
-
-    parallel(create, [(i,) for i in range(n_profiles)])
+    create_memory_profiles(env, namespace, n_profiles)
     timeout = 900.0
     files = wait_until(lambda: env.tracker.installed_everywhere(keys, n_nodes, {}), timeout=timeout, what="files")
     hashes = {k: env.tracker.hash_of(k) for k in keys}
@@ -512,17 +518,7 @@ def memory_synthetic(workdir: Path, n_nodes: int, n_profiles: int, log: Any) -> 
         load = uptime_load()
         t0 = time.monotonic()
 
-        def create(i: int) -> None:
-            body = {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "SeccompProfile",
-                "metadata": {"name": f"profile-{i:03d}", "namespace": namespace},
-                "spec": profile_spec(i, 0),
-            }
-            env.count("POST", "seccompprofiles")
-            env.api.create_namespaced_custom_object(GROUP, VERSION, namespace, "seccompprofiles", body)
-
-        parallel(create, [(i,) for i in range(n_profiles)])
+        create_memory_profiles(env, namespace, n_profiles)
 
         def published() -> dict[str, str] | None:
             items = env.api.list_namespaced_custom_object(GROUP, VERSION, namespace, "publishedseccompprofiles")
