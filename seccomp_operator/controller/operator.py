@@ -136,10 +136,16 @@ class Controller:
     # --- watch event intake (runs on every replica, leader or not) ------------------------------------------
     def _on_profile(self, kind: str | None, body: Any) -> None:
         key = _key(body)
+        previous_base = ((self.state.profiles.get(key) or {}).get("spec") or {}).get("baseProfileName")
         self.state.set_profile(key, None if kind == "DELETED" else dict(body))
         self.queue.add(key)
         for child in self.state.children_of(key):
             self.queue.add(child)
+        # The base this profile names (before and after the change) lists it in status.referencedBy.
+        current_base = ((self.state.profiles.get(key) or {}).get("spec") or {}).get("baseProfileName")
+        namespace = key.partition("/")[0]
+        for base in {previous_base, current_base} - {None, ""}:
+            self.queue.add(f"{namespace}/{base}")
 
     def _on_published(self, kind: str | None, body: Any) -> None:
         key = _key(body)

@@ -227,6 +227,7 @@ class Reconciler:
             now=_now(),
             terminating=resolution is None,
             terminating_message=terminating_message,
+            referenced_by=[child.partition("/")[2] for child in self.state.children_of(key)],
         )
         if status == previous:
             return

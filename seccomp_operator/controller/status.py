@@ -75,6 +75,7 @@ def compute_status(
     now: str,
     terminating: bool = False,
     terminating_message: str = "",
+    referenced_by: list[str] | None = None,
 ) -> dict[str, Any]:
     """The whole status. `previous` keeps lastTransitionTimes stable so an unchanged status compares equal."""
     prev_nodes = {n.get("node"): n for n in previous.get("nodes") or []}
@@ -168,4 +169,7 @@ def compute_status(
         "nodes": listed,
         "nodesTruncated": len(rows) - len(listed),
     }
+    if referenced_by:
+        # Children that inherit from this profile: who is affected by editing or deleting it.
+        status["referencedBy"] = sorted(referenced_by)[:MAX_LISTED_NODES]
     return status

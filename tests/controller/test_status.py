@@ -83,3 +83,9 @@ def test_unchanged_inputs_give_an_identical_status_so_nothing_is_written() -> No
     first = status_for(reports, ["a"])
     again = status_for(reports, ["a"], previous=first, now="2026-01-01T00:10:00Z")
     assert again == first
+
+
+def test_children_are_listed_as_referenced_by() -> None:
+    status = status_for({"a": {"ns/p": installed()}}, ["a"], referenced_by=["zeta", "alpha"])
+    assert status["referencedBy"] == ["alpha", "zeta"]
+    assert "referencedBy" not in status_for({"a": {"ns/p": installed()}}, ["a"])

@@ -186,6 +186,13 @@ def test_base_profile_change_reaches_children(sim: Simulation, control_plane: Co
     child_hash = wait_ready(control_plane, namespace, "child")["status"]["hash"]
     content = file_of(sim, "node-a", namespace, "child").read_text()
     assert "ptrace" in content and "mkdirat" in content
+    wait_until(
+        lambda: (
+            (get_profile(control_plane, namespace, "base") or {}).get("status", {}).get("referencedBy") == ["child"]
+        ),
+        timeout=20,
+        what="the base to list its child",
+    )
     base["syscalls"] = [{"names": ["ptrace", "keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
     apply(control_plane, namespace, "base", base)
     wait_ready(control_plane, namespace, "child", not_hash=child_hash)
