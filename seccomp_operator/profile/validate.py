@@ -153,6 +153,23 @@ class _Checker:
                     "listenerMetadata is set without listenerPath; the runtime-spec says it MUST NOT be",
                 )
             )
+        if self.s.listener_path is not None and not self.s.listener_path.startswith("/"):
+            self.out.append(
+                error(
+                    "/listenerPath",
+                    "listener-path-not-absolute",
+                    f"listenerPath {self.s.listener_path!r} is not absolute: runc connects to it from its own working "
+                    "directory, so a relative socket path names a different place on every runtime",
+                )
+            )
+        if self.s.listener_path is not None and len(self.s.listener_path.encode()) > 107:
+            self.out.append(
+                error(
+                    "/listenerPath",
+                    "listener-path-too-long",
+                    "listenerPath is longer than 107 bytes, the most a UNIX socket address (sun_path) can hold",
+                )
+            )
         uses: dict[str, list[_Use]] = {}
         for item in self.s.rules:
             self._rule(item, uses)

@@ -536,3 +536,13 @@ def test_too_many_conditional_entries_is_refused_before_compiling() -> None:
         {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": rules}
     )
     assert [(f.pointer, f.code) for f in result.errors] == [("/syscalls", "too-complex")]
+
+
+def test_listener_path_must_be_an_absolute_socket_path() -> None:
+    from seccomp_operator.profile import validate_profile
+
+    base = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"]}
+    relative = validate_profile({**base, "listenerPath": "relative.sock"})
+    assert [(f.pointer, f.code) for f in relative.errors] == [("/listenerPath", "listener-path-not-absolute")]
+    long = validate_profile({**base, "listenerPath": "/" + "x" * 107})
+    assert [(f.pointer, f.code) for f in long.errors] == [("/listenerPath", "listener-path-too-long")]
