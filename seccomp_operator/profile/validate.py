@@ -338,6 +338,18 @@ class _Checker:
                         f'known to runc") and crun too.{_suggest(flag, FLAGS)}',
                     )
                 )
+        if self.s.flags:
+            # Observed with Debian 12's runc 1.1.5 (tests/faults fuzzing, then by hand): any flag at all fails
+            # the container. Newer runc and crun accept the four known flags, so this warns rather than refuses.
+            self.out.append(
+                warning(
+                    "/flags",
+                    "flags-need-newer-runc",
+                    "runc 1.1 (e.g. Debian 12's runc 1.1.5) refuses every profile that sets flags (\"seccomp flags "
+                    'are not yet supported by runc"), so containers on such nodes fail to start; newer runc and '
+                    "crun accept them",
+                )
+            )
 
     # --- rules ----------------------------------------------------------------------------------------------
 

@@ -220,9 +220,13 @@ def test_fuzzed_specs_through_the_api_server(
             for path in (cl.subtree(node) / ns).iterdir():
                 if not validate_profile(json.loads(path.read_text())).ok:
                     bad_files += 1
-        # Differential: a sample of accepted, rendered, on-disk profiles loads in runc.
+        # Differential: a sample of accepted, rendered, on-disk profiles loads in runc. Profiles with `flags` are
+        # left out: Debian 12's runc 1.1.5 refuses any flag, which lint reports as the `flags-need-newer-runc`
+        # warning (accepted on purpose: newer runtimes take them).
         runc_failures: list[str] = []
-        sample = [n for n in accepted if cl.file(cl.nodes[0], ns, n).exists()][:DIFFERENTIAL_SAMPLE]
+        on_disk = [n for n in accepted if cl.file(cl.nodes[0], ns, n).exists()]
+        sample = [n for n in on_disk if "flags" not in json.loads(cl.file(cl.nodes[0], ns, n).read_text())]
+        sample = sample[:DIFFERENTIAL_SAMPLE]
         if runtime is not None:
             for name in sample:
                 result = runtime.run(["true"], seccomp_profile=cl.file(cl.nodes[0], ns, name))

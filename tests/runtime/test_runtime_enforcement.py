@@ -328,3 +328,17 @@ def test_timeout_kills_and_removes_the_container(runtime_clean: ContainerdHarnes
     assert runtime_clean.list_containers() == []
     with contextlib.suppress(FileNotFoundError):
         assert not any((runtime_clean.runc_root / runtime_clean.namespace).iterdir())
+
+
+def test_runc_1_1_refuses_any_seccomp_flag(runtime_clean: ContainerdHarness, write_profile: WriteProfile) -> None:
+    """Why lint warns `flags-need-newer-runc`: runc 1.1 fails the container for any flag; newer runc accepts them."""
+    import subprocess
+
+    version = subprocess.run(["runc", "--version"], capture_output=True, text=True, check=True).stdout.split()[2]
+    path = write_profile("flags", "log", {**MKDIR_DENIED, "flags": ["SECCOMP_FILTER_FLAG_LOG"]})
+    result = runtime_clean.run_shell("echo ran", seccomp_profile=path)
+    if version.startswith("1.1."):
+        assert not result.ok
+        assert "seccomp flags are not yet supported by runc" in result.stderr
+    else:
+        assert result.ok, result.describe()

@@ -546,3 +546,13 @@ def test_listener_path_must_be_an_absolute_socket_path() -> None:
     assert [(f.pointer, f.code) for f in relative.errors] == [("/listenerPath", "listener-path-not-absolute")]
     long = validate_profile({**base, "listenerPath": "/" + "x" * 107})
     assert [(f.pointer, f.code) for f in long.errors] == [("/listenerPath", "listener-path-too-long")]
+
+
+def test_flags_warn_that_runc_1_1_refuses_them() -> None:
+    from seccomp_operator.profile import validate_profile
+
+    result = validate_profile(
+        {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "flags": ["SECCOMP_FILTER_FLAG_LOG"]}
+    )
+    assert result.ok
+    assert [(f.pointer, f.code) for f in result.warnings] == [("/flags", "flags-need-newer-runc")]
