@@ -1,10 +1,12 @@
-"""Wiring of the controller: kopf watches feed the cluster state, a leader-gated work queue reconciles profiles,
-kopf serves the admission webhooks.
+"""Wiring of the controller: list+watch informers feed a compact cluster state, a leader-gated work queue
+reconciles profiles, kopf serves the admission webhooks.
 
-kopf is used for what it does well here (resilient watches, admission webhooks, login) with stateless event
-handlers only: no progress or diff-base annotations on the objects (kopf#1087: a large spec overflows the annotation
-limit and blocks deletion) and no kopf peering, whose equal-priority freeze and per-minute keepalive patches a Lease
-avoids. Standby replicas keep warm caches and take over as soon as the lease expires.
+kopf is used for its admission webhook server and login. Its change handlers would keep a diff base and progress in
+annotations on the objects (kopf#1087: a large spec overflows the annotation limit and blocks deletion), its peering
+freezes on equal priorities, and its watches queue every event body per object, which was the largest item in the
+controller's memory at 500 profiles x 500 nodes. So the watches are the project's own paged, cache-less informers
+that fold each event into `ClusterState`, and a Lease elects the active replica. Standby replicas keep warm caches
+and take over as soon as the lease expires.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import kopf
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from seccomp_operator.api import GROUP, NODE_REPORTS, VERSION
+from seccomp_operator.api import GROUP, NODE_REPORTS, PUBLISHED_PROFILES, SECCOMP_PROFILES, VERSION
 from seccomp_operator.controller.admission import review_pod, review_profile
 from seccomp_operator.controller.certs import write_self_signed
 from seccomp_operator.controller.events import EventRecorder
@@ -65,6 +67,12 @@ class _NoDiffBase(kopf.AnnotationsDiffBaseStorage):
 
     def fetch(self, *, body: Any) -> kopf.BodyEssence | None:
         return None
+
+
+def _stub(key: str) -> JSON:
+    """The least of an object that `_key` and the DELETED paths need."""
+    namespace, _, name = key.rpartition("/")
+    return {"metadata": {"name": name, **({"namespace": namespace} if namespace else {})}}
 
 
 def _key(body: Any) -> str:
@@ -121,6 +129,26 @@ class Controller:
             page_size=50,
             name="reports",
         )
+        # Profiles and published revisions the same way: nothing but this controller's own compact state holds them
+        # (kopf's watch would queue every event body per object: the largest item in the 500 x 500 memory trace).
+        self.profiles = Informer(
+            self.client,
+            SECCOMP_PROFILES,
+            on_sync=self._on_profile_sync,
+            on_event=self._on_profile_event,
+            keep_cache=False,
+            page_size=100,
+            name="profiles",
+        )
+        self.published = Informer(
+            self.client,
+            PUBLISHED_PROFILES,
+            on_sync=self._on_published_sync,
+            on_event=self._on_published_event,
+            keep_cache=False,
+            page_size=100,
+            name="published",
+        )
         # Nodes too: only their labels are kept, and `synced` tells when the picture is complete. A deletion must
         # never be released because the node list had not arrived yet.
         self.nodes = Informer(
@@ -156,6 +184,20 @@ class Controller:
         changed = self.state.set_report(_key(body), None if kind == "DELETED" else dict(body))
         for key in changed:
             self.queue.add(key, self.settings.aggregation_delay_seconds)
+
+    async def _on_profile_event(self, kind: str, key: str, obj: JSON) -> None:
+        self._on_profile(kind, obj)
+
+    async def _on_profile_sync(self, listed: dict[str, JSON]) -> None:
+        for key in [k for k in self.state.profiles if k not in listed]:
+            self._on_profile("DELETED", _stub(key))
+
+    async def _on_published_event(self, kind: str, key: str, obj: JSON) -> None:
+        self._on_published(kind, obj)
+
+    async def _on_published_sync(self, listed: dict[str, JSON]) -> None:
+        for key in [k for k in self.state.published if k not in listed]:
+            self._on_published("DELETED", _stub(key))
 
     async def _on_report_event(self, kind: str, key: str, obj: JSON) -> None:
         self._on_report(kind, obj)
@@ -197,22 +239,6 @@ class Controller:
                 private_key_path=cfg.key_file,
                 token=token,
             )
-
-        @kopf.on.event(GROUP, VERSION, "seccompprofiles", registry=registry)
-        def profile_event(type: str | None, body: Any, **_: Any) -> None:
-            controller._on_profile(type, body)
-
-        @kopf.on.event(GROUP, VERSION, "publishedseccompprofiles", registry=registry)
-        def published_event(type: str | None, body: Any, **_: Any) -> None:
-            controller._on_published(type, body)
-
-        @kopf.on.event(GROUP, VERSION, "nodeprofilereports", registry=registry)
-        def report_event(type: str | None, body: Any, **_: Any) -> None:
-            controller._on_report(type, body)
-
-        @kopf.on.event("v1", "nodes", registry=registry)
-        def node_event(type: str | None, body: Any, **_: Any) -> None:
-            controller._on_node(type, body)
 
         if self.webhook is not None:
 
@@ -279,8 +305,8 @@ class Controller:
             key = await self.queue.get()
             await self.leader.is_leader.wait()
             # Status and deletion decisions need every node and every report: never act on a partial picture.
-            await self.reports.synced.wait()
-            await self.nodes.synced.wait()
+            for informer in (self.profiles, self.published, self.reports, self.nodes):
+                await informer.synced.wait()
             try:
                 await self.reconciler.reconcile(key)
             except asyncio.CancelledError:
@@ -332,6 +358,8 @@ class Controller:
         background = [
             asyncio.create_task(self.leader.run(), name="leader"),
             asyncio.create_task(self._track_leadership(), name="leadership"),
+            asyncio.create_task(self.profiles.run(), name="profiles"),
+            asyncio.create_task(self.published.run(), name="published"),
             asyncio.create_task(self.reports.run(), name="reports"),
             asyncio.create_task(self.nodes.run(), name="nodes"),
             *(asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.workers)),
