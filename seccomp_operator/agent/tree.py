@@ -118,6 +118,10 @@ class ProfileTree:
                 _unlink_quietly(temp, dir_fd)
                 raise
             os.fsync(dir_fd)
+            # A temp file stranded by an earlier failure (say, unlink refused on a read-only remount) goes now.
+            for stale in os.listdir(dir_fd):
+                if stale.startswith(f".{filename}.") and stale.endswith(TEMP_SUFFIX):
+                    _unlink_quietly(stale, dir_fd)
 
     def read(self, namespace: str, name: str) -> FileState:
         try:

@@ -134,3 +134,11 @@ def test_loose_directory_mode_is_put_back(tree: ProfileTree) -> None:
 def test_unsafe_names_are_rejected(tree: ProfileTree, bad: str) -> None:
     with pytest.raises(ValueError, match="unsafe path component"):
         tree.write("ns", bad, CONTENT)
+
+
+def test_a_successful_write_removes_temp_files_stranded_by_earlier_failures(tree: ProfileTree) -> None:
+    tree.write("ns", "p", CONTENT)
+    stranded = Path(tree.path_of("ns", "p")).parent / ".p.json.0123456789ab.tmp"
+    stranded.write_bytes(b"{")
+    tree.write("ns", "p", CONTENT)
+    assert not stranded.exists()
