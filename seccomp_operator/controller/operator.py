@@ -55,20 +55,6 @@ class WebhookSettings:
     selfsigned_dir: str | None = None
 
 
-class _NoDiffBase(kopf.AnnotationsDiffBaseStorage):
-    """No diff-base essence: only event handlers are registered here, which never use it.
-
-    kopf builds the essence of every watch event by deep-copying the whole body (status included) before dropping
-    the status; with node reports of hundreds of entries that copy was the controller's largest CPU cost.
-    """
-
-    def build(self, *, body: Any, extra_fields: Any = None) -> kopf.BodyEssence:
-        return kopf.BodyEssence()
-
-    def fetch(self, *, body: Any) -> kopf.BodyEssence | None:
-        return None
-
-
 def _stub(key: str) -> JSON:
     """The least of an object that `_key` and the DELETED paths need."""
     namespace, _, name = key.rpartition("/")
@@ -269,9 +255,6 @@ class Controller:
         settings = kopf.OperatorSettings()
         settings.scanning.disabled = True
         settings.posting.enabled = False
-        settings.persistence.diffbase_storage = _NoDiffBase()
-        settings.watching.server_timeout = 300
-        settings.watching.client_timeout = 330
         if self.webhook is not None:
             certfile, keyfile = self.webhook.certfile, self.webhook.keyfile
             host = self.webhook.host or "127.0.0.1"
