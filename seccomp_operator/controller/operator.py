@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from seccomp_operator.controller.metrics import ControllerMetrics
 from seccomp_operator.controller.queue import WorkQueue
 from seccomp_operator.controller.reconciler import ControllerSettings, Reconciler
 from seccomp_operator.controller.state import JSON, ClusterState
-from seccomp_operator.kube.client import NODES, KubeClient
+from seccomp_operator.kube.client import NODES, KubeClient, Resource
 from seccomp_operator.kube.config import ClusterConfig
 from seccomp_operator.kube.informer import Informer
 
@@ -104,47 +105,39 @@ class Controller:
         self.workers = workers
         self.health_addr = health_addr
         self.ready = threading.Event()
-        # Reports are the large objects (one entry per profile): folded into compact state event by event, page by
-        # page, instead of through kopf, which would hold whole bodies per object in its queues.
-        self.reports = Informer(
+        # Every watch is a paged, cache-less informer folding each event into `ClusterState`: no whole bodies are
+        # held anywhere else (kopf's watches queued them per object: the largest item in the 500 x 500 memory trace).
+        # Reports are the large objects (one entry per profile), so they are listed in smaller pages. Nodes too:
+        # `synced` tells when the picture is complete, and a deletion must never be released before it is.
+        self.profiles = self._watch(SECCOMP_PROFILES, self._on_profile, lambda: self.state.profiles, 100)
+        self.published = self._watch(PUBLISHED_PROFILES, self._on_published, lambda: self.state.published, 100)
+        self.reports = self._watch(NODE_REPORTS, self._on_report, lambda: self.state.reports, 50)
+        self.nodes = self._watch(NODES, self._on_node, lambda: self.state.node_labels, 100)
+
+    def _watch(
+        self,
+        resource: Resource,
+        handle: Callable[[str | None, Any], None],
+        known: Callable[[], Mapping[str, object]],
+        page_size: int,
+    ) -> Informer:
+        """An informer feeding `handle`; after a (re)list, whatever `known` holds but the list lacks is deleted."""
+
+        async def on_event(kind: str, key: str, obj: JSON) -> None:
+            handle(kind, obj)
+
+        async def on_sync(listed: dict[str, JSON]) -> None:
+            for key in [k for k in known() if k not in listed]:
+                handle("DELETED", _stub(key))
+
+        return Informer(
             self.client,
-            NODE_REPORTS,
-            on_sync=self._on_report_sync,
-            on_event=self._on_report_event,
+            resource,
+            on_sync=on_sync,
+            on_event=on_event,
             keep_cache=False,
-            page_size=50,
-            name="reports",
-        )
-        # Profiles and published revisions the same way: nothing but this controller's own compact state holds them
-        # (kopf's watch would queue every event body per object: the largest item in the 500 x 500 memory trace).
-        self.profiles = Informer(
-            self.client,
-            SECCOMP_PROFILES,
-            on_sync=self._on_profile_sync,
-            on_event=self._on_profile_event,
-            keep_cache=False,
-            page_size=100,
-            name="profiles",
-        )
-        self.published = Informer(
-            self.client,
-            PUBLISHED_PROFILES,
-            on_sync=self._on_published_sync,
-            on_event=self._on_published_event,
-            keep_cache=False,
-            page_size=100,
-            name="published",
-        )
-        # Nodes too: only their labels are kept, and `synced` tells when the picture is complete. A deletion must
-        # never be released because the node list had not arrived yet.
-        self.nodes = Informer(
-            self.client,
-            NODES,
-            on_sync=self._on_node_sync,
-            on_event=self._on_node_event,
-            keep_cache=False,
-            page_size=100,
-            name="nodes",
+            page_size=page_size,
+            name=resource.plural,
         )
 
     # --- watch event intake (runs on every replica, leader or not) ------------------------------------------
@@ -170,35 +163,6 @@ class Controller:
         changed = self.state.set_report(_key(body), None if kind == "DELETED" else dict(body))
         for key in changed:
             self.queue.add(key, self.settings.aggregation_delay_seconds)
-
-    async def _on_profile_event(self, kind: str, key: str, obj: JSON) -> None:
-        self._on_profile(kind, obj)
-
-    async def _on_profile_sync(self, listed: dict[str, JSON]) -> None:
-        for key in [k for k in self.state.profiles if k not in listed]:
-            self._on_profile("DELETED", _stub(key))
-
-    async def _on_published_event(self, kind: str, key: str, obj: JSON) -> None:
-        self._on_published(kind, obj)
-
-    async def _on_published_sync(self, listed: dict[str, JSON]) -> None:
-        for key in [k for k in self.state.published if k not in listed]:
-            self._on_published("DELETED", _stub(key))
-
-    async def _on_report_event(self, kind: str, key: str, obj: JSON) -> None:
-        self._on_report(kind, obj)
-
-    async def _on_report_sync(self, listed: dict[str, JSON]) -> None:
-        for node in [n for n in self.state.reports if n not in listed]:
-            for key in self.state.set_report(node, None):
-                self.queue.add(key, self.settings.aggregation_delay_seconds)
-
-    async def _on_node_event(self, kind: str, key: str, obj: JSON) -> None:
-        self._on_node(kind, obj)
-
-    async def _on_node_sync(self, listed: dict[str, JSON]) -> None:
-        for node in [n for n in self.state.node_labels if n not in listed]:
-            self._on_node("DELETED", {"metadata": {"name": node}})
 
     def _on_node(self, kind: str | None, body: Any) -> None:
         if self.state.set_node(_key(body), None if kind == "DELETED" else dict(body)):
