@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.stats import percentile
 from seccomp_operator.profile import ImportOptions, import_document, parse_documents, render, validate_profile
 from seccomp_operator.profile.syscalls import libseccomp_version
 
@@ -45,11 +46,6 @@ def docker_default_spec() -> dict[str, object]:
     spec = dict(imported.manifest["spec"])
     spec["architectures"] = list(ARCHES)
     return spec
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main(argv: list[str] | None = None) -> int:

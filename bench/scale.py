@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,9 +26,11 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.stats import percentile
 from seccomp_operator.agent.agent import AgentSettings, NodeAgent
 from seccomp_operator.api import GROUP, STATE_INSTALLED, VERSION
 from seccomp_operator.testing.controlplane import ControlPlane, find_binaries
+from seccomp_operator.testing.net import free_port
 from seccomp_operator.testing.simulation import Simulation, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,13 +75,6 @@ def proc_status_kib(pid: int, field_name: str) -> int:
         if line.startswith(field_name + ":"):
             return int(line.split()[1])
     return 0
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 Counts = dict[tuple[str, ...], float]
@@ -165,12 +159,6 @@ def parallel(function: Any, calls: list[tuple[Any, ...]]) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         for future in [pool.submit(function, *args) for args in calls]:
             future.result()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

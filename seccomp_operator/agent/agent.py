@@ -22,7 +22,7 @@ from seccomp_operator.agent.desired import (
 from seccomp_operator.agent.drift import DriftWatcher
 from seccomp_operator.agent.metrics import AgentMetrics
 from seccomp_operator.agent.report import ReportWriter
-from seccomp_operator.agent.tree import EntryKind, ProfileTree, UnsafePathError
+from seccomp_operator.agent.tree import EntryKind, ProfileTree, UnsafePathError, is_safe_component
 from seccomp_operator.api import PUBLISHED_PROFILES, READINESS_TAINT, STATE_FAILED, STATE_INSTALLED
 from seccomp_operator.kube.client import JSON, NODES, ApiError, KubeClient
 from seccomp_operator.kube.informer import Informer
@@ -43,10 +43,6 @@ class AgentSettings:
     remove_readiness_taint: bool = False
     # Failed writes (full disk, read-only root, a planted path) are retried after 1 s, doubling up to this.
     retry_max_seconds: float = 30.0
-
-
-def _safe_key(namespace: str, name: str) -> bool:
-    return all(part and "/" not in part and "\0" not in part and not part.startswith(".") for part in (namespace, name))
 
 
 @dataclass(frozen=True)
@@ -202,7 +198,7 @@ class NodeAgent:
 
     def _converge_one(self, key: str, want: DesiredProfile | None, installed_hash: str | None) -> Outcome:
         namespace, _, name = key.partition("/")
-        if want is None and not _safe_key(namespace, name):
+        if want is None and not (is_safe_component(namespace) and is_safe_component(name)):
             # A path no profile can have (say `<subtree>/.x/a.json`, reported by inotify): not ours to touch, and
             # ProfileTree would refuse it with a ValueError that, uncaught, used to end the agent's worker.
             return Outcome(key, "unchanged")

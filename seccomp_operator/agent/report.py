@@ -56,10 +56,7 @@ class ReportWriter:
         self.entries: dict[str, Entry] = {}
         self._sent: dict[str, Entry] | None = None  # None: the server copy is unknown (start, or it vanished)
         self._dirty = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._on_write = on_write or (lambda: None)
-        self.writes = 0
         # The Node's uid, once known: the report is created owned by its Node, so the garbage collector removes it
         # with the Node and reports never outlive the nodes they describe.
         self.owner_uid: str | None = None
@@ -70,27 +67,16 @@ class ReportWriter:
         if candidate.same_as(old):
             return
         self.entries[key] = Entry(hash_, state, message, utc_now())
-        self._mark()
+        self._dirty.set()
 
     def drop(self, key: str) -> None:
         if self.entries.pop(key, None) is not None:
-            self._mark()
-
-    def entry(self, key: str) -> Entry | None:
-        return self.entries.get(key)
+            self._dirty.set()
 
     def touch(self) -> None:
         """Make sure the report exists even with nothing installed: an idle agent must differ from a missing one."""
         if self._sent is None:
-            self._mark()
-
-    def _mark(self) -> None:
-        self._idle.clear()
-        self._dirty.set()
-
-    async def flushed(self) -> None:
-        """Wait until everything recorded so far has been written."""
-        await self._idle.wait()
+            self._dirty.set()
 
     @staticmethod
     def _counts(entries: dict[str, Entry]) -> dict[str, int]:
@@ -158,7 +144,6 @@ class ReportWriter:
             self._dirty.clear()
             try:
                 if await self._write():
-                    self.writes += 1
                     self._on_write()
                 failures = 0
             except asyncio.CancelledError:
@@ -168,6 +153,3 @@ class ReportWriter:
                 log.warning("node %s: report write failed (%s), retrying", self.node_name, exc)
                 self._dirty.set()
                 await asyncio.sleep(min(10.0, 0.2 * 2**failures))
-                continue
-            if not self._dirty.is_set():
-                self._idle.set()

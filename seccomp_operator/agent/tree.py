@@ -54,8 +54,13 @@ class FileState:
         )
 
 
+def is_safe_component(part: str) -> bool:
+    """A name that stays one level below its directory: not empty, no slash or NUL, not hidden (temp files are)."""
+    return bool(part) and "/" not in part and "\0" not in part and not part.startswith(".")
+
+
 def _check_component(part: str) -> None:
-    if not part or "/" in part or "\0" in part or part.startswith("."):
+    if not is_safe_component(part):
         raise ValueError(f"unsafe path component {part!r}")
 
 

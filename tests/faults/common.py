@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import stat
 import uuid
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from seccomp_operator.controller.operator import WebhookSettings
 from seccomp_operator.controller.reconciler import ControllerSettings
 from seccomp_operator.profile import validate_profile
 from seccomp_operator.testing.controlplane import ControlPlane
+from seccomp_operator.testing.net import free_port
 from seccomp_operator.testing.simulation import Simulation, wait_until
 
 GROUP = "seccomp-operator.io"
@@ -207,12 +207,6 @@ def is_current_and_ready(obj: dict[str, Any] | None, generation: int) -> bool:
 # Simulation per test
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Cluster:
     """A Simulation whose nodes carry a label unique to the test; every profile selects it, so nodes left by other
     tests never count as targets."""
@@ -258,7 +252,7 @@ def cluster(
     if webhook:
         settings = WebhookSettings(
             addr="127.0.0.1",
-            port=_free_port(),
+            port=free_port(),
             host="127.0.0.1",
             managed=WEBHOOK_CONFIG,
             selfsigned_dir=str(workdir / "certs"),

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration.conftest import CRD_DIR, CRD_NAMES, GROUP, VERSION, _established, binaries_dir, wait_for
+from integration.conftest import CRD_DIR, CRD_NAMES, GROUP, VERSION, _established, binaries_dir
 from kubernetes import client
 
 from faults.common import FaultBook
 from seccomp_operator.testing.controlplane import ControlPlane
+from seccomp_operator.testing.simulation import wait_until
 
 __all__ = ["binaries_dir"]
 
@@ -44,8 +45,8 @@ def fault_plane(binaries_dir: Path) -> Iterator[ControlPlane]:
         cp.kubectl("apply", "--server-side", "--validate=strict", f"--filename={CRD_DIR}")
         ext = client.ApiextensionsV1Api(cp.api_client())
         for name in CRD_NAMES:
-            wait_for(f"CRD {name} Established", lambda name=name: _established(ext, name))
-        wait_for("discovery", lambda: cp.get(f"/apis/{GROUP}/{VERSION}")[0] == 200)
+            wait_until(lambda name=name: _established(ext, name), timeout=60, what=f"CRD {name} Established")
+        wait_until(lambda: cp.get(f"/apis/{GROUP}/{VERSION}")[0] == 200, timeout=60, what="discovery")
         yield cp
 
 

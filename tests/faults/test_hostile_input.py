@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from faults.common import GROUP, VERSION, Cluster, FaultBook, audit_node, cluste
 from faults.conftest import LONG
 from seccomp_operator.profile import validate_profile, validate_resource
 from seccomp_operator.testing.controlplane import ControlPlane
-from seccomp_operator.testing.runtime import ContainerdHarness, HarnessError, missing_requirements
+from seccomp_operator.testing.runtime import ContainerdHarness
 from seccomp_operator.testing.simulation import wait_until
 
 EXAMPLES = 300 if LONG else 25
@@ -117,31 +115,12 @@ def _submit(cl: Cluster, namespace: str, name: str, spec: dict[str, Any], replac
 SCHEMA_STRICTER_WORDS = ("must have at most", "Too many", "Too long", "too large", "exceeds", "Duplicate value")
 
 
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[ContainerdHarness | None]:
-    reasons = missing_requirements()
-    if reasons:
-        if os.environ.get("SECCOMP_OPERATOR_RUNTIME_REQUIRED") == "1":
-            pytest.fail("container runtime unavailable: " + "; ".join(reasons))
-        yield None
-        return
-    harness = ContainerdHarness()
-    try:
-        harness.start()
-    except HarnessError as exc:
-        pytest.fail(f"could not start the container runtime harness: {exc}")
-    try:
-        yield harness
-    finally:
-        harness.stop()
-
-
 def test_fuzzed_specs_through_the_api_server(
     fault_plane: ControlPlane,
     fault_ns: str,
     tmp_path: Path,
     fault_book: FaultBook,
-    runtime: ContainerdHarness | None,
+    runtime_or_none: ContainerdHarness | None,
 ) -> None:
     ns = fault_ns
     with cluster(fault_plane, tmp_path, NODES, webhook=True) as cl:
@@ -227,9 +206,9 @@ def test_fuzzed_specs_through_the_api_server(
         on_disk = [n for n in accepted if cl.file(cl.nodes[0], ns, n).exists()]
         sample = [n for n in on_disk if "flags" not in json.loads(cl.file(cl.nodes[0], ns, n).read_text())]
         sample = sample[:DIFFERENTIAL_SAMPLE]
-        if runtime is not None:
+        if runtime_or_none is not None:
             for name in sample:
-                result = runtime.run(["true"], seccomp_profile=cl.file(cl.nodes[0], ns, name))
+                result = runtime_or_none.run(["true"], seccomp_profile=cl.file(cl.nodes[0], ns, name))
                 if not result.ok:
                     runc_failures.append(f"{name}: {result.describe()}")
         fault_book.record(
@@ -237,7 +216,7 @@ def test_fuzzed_specs_through_the_api_server(
             injections=counts["examples"],
             partial_files=bad_files,
             notes=f"{counts}; runc loaded {len(sample) - len(runc_failures)}/{len(sample)} accepted profiles"
-            + ("" if runtime is not None else " (runtime unavailable: differential skipped)"),
+            + ("" if runtime_or_none is not None else " (runtime unavailable: differential skipped)"),
         )
         assert mismatches == []
         assert bad_files == 0

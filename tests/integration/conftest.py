@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from kubernetes import client
 
 from seccomp_operator.testing.controlplane import BinariesNotFoundError, ControlPlane, find_binaries
+from seccomp_operator.testing.simulation import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "crds"
@@ -54,18 +54,6 @@ def control_plane(binaries_dir: Path) -> Iterator[ControlPlane]:
         yield cp
 
 
-def wait_for(what: str, predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> Any:
-    """Polls ``predicate`` until it returns something truthy (returned) or the deadline passes (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last value: {last!r})")
-
-
 def _established(api: Any, name: str) -> bool:
     crd = api.read_custom_resource_definition(name)
     conditions = (crd.status.conditions if crd.status else None) or []
@@ -78,11 +66,12 @@ def crds(control_plane: ControlPlane) -> tuple[str, ...]:
     control_plane.kubectl("apply", "--server-side", "--validate=strict", f"--filename={CRD_DIR}")
     ext = client.ApiextensionsV1Api(control_plane.api_client())
     for name in CRD_NAMES:
-        wait_for(f"CRD {name} Established", lambda name=name: _established(ext, name))
+        wait_until(lambda name=name: _established(ext, name), timeout=60, what=f"CRD {name} Established")
     # Established means the API server serves the kind; discovery (kubectl's short names) follows right after.
-    wait_for(
-        "discovery of seccomp-operator.io",
+    wait_until(
         lambda: control_plane.get(f"/apis/{GROUP}/{VERSION}")[0] == 200,
+        timeout=60,
+        what="discovery of seccomp-operator.io",
     )
     return CRD_NAMES
 

@@ -15,8 +15,9 @@ import pytest
 from kubernetes import client
 
 from seccomp_operator.testing.controlplane import ControlPlane, ControlPlaneError
+from seccomp_operator.testing.simulation import wait_until
 
-from .conftest import REPO, wait_for
+from .conftest import REPO
 
 
 def alive(pid: int) -> bool:
@@ -153,7 +154,9 @@ def test_children_die_with_a_sigkilled_owner(binaries_dir: Path, tmp_path: Path)
         assert all(alive(pid) for pid in pids.values())
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=10)
-        wait_for("children of the killed owner to exit", lambda: not any(alive(p) for p in pids.values()), timeout=10)
+        wait_until(
+            lambda: not any(alive(p) for p in pids.values()), timeout=10, what="children of the killed owner to exit"
+        )
         assert members_of_groups(set(pids.values())) == []
     finally:
         if owner.poll() is None:

@@ -35,8 +35,9 @@ import pytest
 import yaml
 
 from seccomp_operator.testing.controlplane import ControlPlane
+from seccomp_operator.testing.simulation import wait_until
 
-from .conftest import CRD_DIR, CRD_NAMES, REPO, _in_ci, wait_for
+from .conftest import CRD_DIR, CRD_NAMES, REPO, _in_ci
 
 MANIFESTS = REPO / "manifests"
 COMPONENTS = MANIFESTS / "components"
@@ -199,18 +200,27 @@ def base_rbac(
     manifest = dump_docs(docs)
     control_plane.kubectl("apply", "--server-side", "--filename=-", input=manifest)
     # RBAC and admission policies reach the API server's caches through informers: wait until each one bites.
-    wait_for("the agent's RBAC", lambda: can_i(control_plane, AGENT_USER, "list", "publishedseccompprofiles", "-A"))
-    wait_for("the controller's RBAC", lambda: can_i(control_plane, CONTROLLER_USER, "list", "pods", "-A"))
-    wait_for("the Lease Role", lambda: can_i(control_plane, CONTROLLER_USER, "create", "leases", "-n", NS))
+    wait_until(
+        lambda: can_i(control_plane, AGENT_USER, "list", "publishedseccompprofiles", "-A"),
+        timeout=60,
+        what="the agent's RBAC",
+    )
+    wait_until(
+        lambda: can_i(control_plane, CONTROLLER_USER, "list", "pods", "-A"), timeout=60, what="the controller's RBAC"
+    )
+    wait_until(
+        lambda: can_i(control_plane, CONTROLLER_USER, "create", "leases", "-n", NS), timeout=60, what="the Lease Role"
+    )
     agent_a = impersonating(control_plane, AGENT_USER, "probe-a")
-    wait_for(
-        "the report policy to be enforced",
+    wait_until(
         lambda: _policy_effective(
             control_plane,
             [f"--kubeconfig={agent_a}", "create", "--dry-run=server", "--filename=-"],
             "may write only NodeProfileReport probe-a, not probe-b",
             input=report_manifest("probe-b"),
         ),
+        timeout=60,
+        what="the report policy to be enforced",
     )
     yield
     control_plane.kubectl("delete", "--ignore-not-found", "--wait=false", "--filename=-", input=manifest)
@@ -229,21 +239,23 @@ def readiness_gate(control_plane: ControlPlane, base_rbac: None, tmp_path: Path)
     control_plane.kubectl("create", "--filename=-", input=json.dumps(node_manifest(probe)))
     agent_a = impersonating(control_plane, AGENT_USER, "probe-a")
     try:
-        wait_for(
-            "the node policy to be enforced",
+        wait_until(
             lambda: _policy_effective(
                 control_plane,
                 [f"--kubeconfig={agent_a}", "patch", "node", probe, "--dry-run=server", "--type=merge", "-p={}"],
                 f"may change only Node probe-a, not {probe}",
             ),
+            timeout=60,
+            what="the node policy to be enforced",
         )
         yield
     finally:
         control_plane.kubectl("delete", "node", probe, "--ignore-not-found", "--wait=false")
         control_plane.kubectl("delete", "--ignore-not-found", "--filename=-", input=manifest)
-        wait_for(
-            "the readiness-gate RBAC to be gone",
+        wait_until(
             lambda: can_i(control_plane, AGENT_USER, "get", "nodes") is False,
+            timeout=60,
+            what="the readiness-gate RBAC to be gone",
         )
 
 
@@ -956,11 +968,13 @@ def test_agent_removes_the_readiness_taint_with_its_own_token(
     try:
         with Simulation(kubeconfig, tmp_path, agent_settings=AgentSettings(remove_readiness_taint=True)) as sim:
             agent = sim.start_agent(node)
-            wait_for(
-                f"the taint to leave {node}", lambda: READINESS_TAINT not in {t["key"] for t in taints_of(cp, node)}
+            wait_until(
+                lambda: READINESS_TAINT not in {t["key"] for t in taints_of(cp, node)},
+                timeout=60,
+                what=f"the taint to leave {node}",
             )
             assert agent.ready.is_set()
-            wait_for(f"{node}'s own report", reported)
+            wait_until(reported, timeout=60, what=f"{node}'s own report")
             assert (sim.root_of(node) / "seccomp-operator" / namespace / "gate.json").read_text() == content
     finally:
         cp.kubectl("delete", "publishedseccompprofile", "gate", "-n", namespace, "--ignore-not-found")
@@ -991,11 +1005,12 @@ def test_controller_works_with_only_its_rbac(
     cp = isolated_control_plane
     cp.kubectl("apply", "--server-side", f"--filename={CRD_DIR}")
     for name in CRD_NAMES:
-        wait_for(
-            f"{name} served",
+        wait_until(
             lambda name=name: cp.kubectl("get", "crd", name, "-o", "jsonpath={.status.acceptedNames.kind}").stdout,
+            timeout=60,
+            what=f"{name} served",
         )
-    wait_for("discovery", lambda: cp.get("/apis/seccomp-operator.io/v1alpha1")[0] == 200)
+    wait_until(lambda: cp.get("/apis/seccomp-operator.io/v1alpha1")[0] == 200, timeout=60, what="discovery")
     cp.kubectl("create", "namespace", NS)
     cp.kubectl("apply", "--server-side", "--filename=-", input=dump_docs(_real_objects(kustomize(cp, tmp_path))))
     token = cp.service_account_token(NS, CONTROLLER_SA, duration_seconds=600)
@@ -1011,7 +1026,7 @@ def test_controller_works_with_only_its_rbac(
     thread = threading.Thread(target=lambda: asyncio.run(controller.run(stop)), name="controller", daemon=True)
     thread.start()
     try:
-        wait_for("the controller to start", controller.ready.is_set)
+        wait_until(controller.ready.is_set, timeout=60, what="the controller to start")
         profile = {
             "apiVersion": "seccomp-operator.io/v1alpha1",
             "kind": "SeccompProfile",
@@ -1032,22 +1047,27 @@ def test_controller_works_with_only_its_rbac(
             result = cp.kubectl("get", "publishedseccompprofile", "web", "-n", "team", "-o", "json", check=False)
             return str(json.loads(result.stdout)["spec"]["hash"]) if result.returncode == 0 else ""
 
-        wait_for("the revision to be published", published_hash)
-        wait_for("status to carry the published hash", lambda: status().get("hash") == published_hash())
+        wait_until(published_hash, timeout=60, what="the revision to be published")
+        wait_until(
+            lambda: status().get("hash") == published_hash(), timeout=60, what="status to carry the published hash"
+        )
         # The Node watch works too: the one Node is counted as targeted.
-        wait_for("the node to be targeted", lambda: (status().get("summary") or {}).get("targeted") == 1)
+        wait_until(
+            lambda: (status().get("summary") or {}).get("targeted") == 1, timeout=60, what="the node to be targeted"
+        )
         lease = json.loads(cp.kubectl("get", "lease", CONTROLLER_SA, "-n", NS, "-o", "json").stdout)
         assert lease["spec"]["holderIdentity"] == "test-controller"
 
         def events() -> str:
             return cp.kubectl("get", "events", "-n", "team", "-o", "name").stdout.strip()
 
-        wait_for("an Event", events)
+        wait_until(events, timeout=60, what="an Event")
         # Deletion: the Pod check (cluster-wide LIST), removal of the published revision and of the finalizer.
         cp.kubectl("delete", "seccompprofile", "web", "-n", "team", "--wait=false")
-        wait_for(
-            "the profile to be gone",
+        wait_until(
             lambda: cp.kubectl("get", "seccompprofile", "web", "-n", "team", check=False).returncode != 0,
+            timeout=60,
+            what="the profile to be gone",
         )
         assert cp.kubectl("get", "publishedseccompprofile", "web", "-n", "team", check=False).returncode != 0
     finally:

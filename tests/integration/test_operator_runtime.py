@@ -3,7 +3,6 @@ agent, loaded by containerd the way its CRI plugin loads a Localhost profile, an
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from seccomp_operator.testing.controlplane import ControlPlane
-from seccomp_operator.testing.runtime import ContainerdHarness, missing_requirements
+from seccomp_operator.testing.runtime import ContainerdHarness
 from seccomp_operator.testing.simulation import Simulation, apply_profile, wait_until
 
 NODE = "runtime-node"
@@ -26,17 +25,6 @@ ALLOWED = sorted({
     "fstatfs", "futex", "gettid", "madvise", "nanosleep", "sched_yield", "sigaltstack", "tgkill", "capget",
     "capset", "chdir", "faccessat2", "setgid", "setgroups", "setresgid", "setresuid", "setuid",
 })  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[ContainerdHarness]:
-    reasons = missing_requirements()
-    if reasons:
-        if os.environ.get("SECCOMP_OPERATOR_RUNTIME_REQUIRED") == "1":
-            pytest.fail("container runtime unavailable: " + "; ".join(reasons))
-        pytest.skip("container runtime unavailable: " + "; ".join(reasons))
-    with ContainerdHarness() as harness:
-        yield harness
 
 
 @pytest.fixture(scope="module")

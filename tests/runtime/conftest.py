@@ -1,5 +1,5 @@
-"""Fixtures for the container-runtime suite: one private containerd per session, profiles on a kubelet-like
-layout under a temp dir.
+"""Fixtures for the container-runtime suite: profiles on a kubelet-like layout under a temp dir. The session's
+containerd (`runtime`) comes from tests/conftest.py.
 
 The suite skips (with the reason) when the machine cannot run containers: not root, containerd/ctr/runc/the
 runc shim missing, or no static busybox. Set ``SECCOMP_OPERATOR_RUNTIME_REQUIRED=1`` (CI does, as root with
@@ -17,10 +17,7 @@ from typing import Any
 
 import pytest
 
-from seccomp_operator.testing.runtime import ContainerdHarness, HarnessError, missing_requirements
-
-REQUIRED_ENV = "SECCOMP_OPERATOR_RUNTIME_REQUIRED"
-SNAPSHOTTER_ENV = "SECCOMP_OPERATOR_RUNTIME_SNAPSHOTTER"  # overlayfs | native; default: probe
+from seccomp_operator.testing.runtime import ContainerdHarness
 
 WriteProfile = Callable[[str, str, dict[str, Any] | str], Path]
 
@@ -30,27 +27,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.runtime)
-
-
-@pytest.fixture(scope="session")
-def runtime() -> Iterator[ContainerdHarness]:
-    """A started :class:`ContainerdHarness` shared by the whole session (containerd start + image import
-    take well under a second; each container about 0.15 s)."""
-    reasons = missing_requirements()
-    if reasons:
-        message = "container runtime unavailable: " + "; ".join(reasons)
-        if os.environ.get(REQUIRED_ENV) == "1":
-            pytest.fail(f"{message} ({REQUIRED_ENV}=1)", pytrace=False)
-        pytest.skip(message)
-    harness = ContainerdHarness(snapshotter=os.environ.get(SNAPSHOTTER_ENV) or None)
-    try:
-        harness.start()
-    except HarnessError as e:
-        pytest.fail(f"could not start the container runtime harness: {e}", pytrace=False)
-    try:
-        yield harness
-    finally:
-        harness.stop()
 
 
 @pytest.fixture
