@@ -3,15 +3,21 @@
 A finding's `pointer` is an RFC 6901 JSON pointer into the document that was validated ("" is the whole
 document). Callers that validate a part of a larger document (the `spec` of a manifest, one document of a YAML
 stream) re-base the pointers with `rebase`, so a message always names the field a person has to edit.
+
+One finding can stand for many places (`also`): a warning that would otherwise repeat for every one of thousands of
+repeated names is reported once, its message says how many, and `also` lists every other pointer (`fold`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+# More findings of one kind than this are reported as one (see `fold`).
+FOLD_AFTER = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +26,7 @@ class Finding:
     pointer: str
     message: str
     code: str
+    also: tuple[str, ...] = ()  # further pointers the same finding applies to (its message counts them)
 
     @property
     def is_error(self) -> bool:
@@ -51,7 +58,32 @@ def split(pointer: str) -> list[str]:
 
 
 def rebase(findings: Iterable[Finding], prefix: str) -> tuple[Finding, ...]:
-    return tuple(replace(finding, pointer=prefix + finding.pointer) for finding in findings)
+    if not prefix:
+        return tuple(findings)
+    return tuple(
+        replace(finding, pointer=prefix + finding.pointer, also=tuple(prefix + p for p in finding.also))
+        for finding in findings
+    )
+
+
+def fold(findings: Sequence[Finding], summary: str) -> list[Finding]:
+    """Findings of one kind as they are when there are at most FOLD_AFTER of them; more become one finding at the
+    first one's pointer, with `summary` (which should say how many) as its message and every other pointer in
+    `also`."""
+    if len(findings) <= FOLD_AFTER:
+        return list(findings)
+    first = findings[0]
+    rest = tuple(p for finding in findings[1:] for p in (finding.pointer, *finding.also))
+    return [Finding(first.severity, first.pointer, summary, first.code, rest)]
+
+
+def examples(items: Sequence[str], shown: int = 8) -> str:
+    """`a`, `b`, `c` and 12 more: a list that stays one line however long `items` is."""
+    quoted = [f"`{item}`" for item in items[:shown]]
+    more = len(items) - shown
+    if more > 0:
+        return ", ".join(quoted) + f" and {more} more"
+    return ", ".join(quoted[:-1]) + f" and {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:

@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from seccomp_operator.profile import syscalls
 from seccomp_operator.profile.arches import ARCHES
 from seccomp_operator.profile.compile import BpfSinkFactory, compile_profile
-from seccomp_operator.profile.findings import Finding, error, has_errors, join, warning
+from seccomp_operator.profile.findings import Finding, error, examples, fold, has_errors, join, warning
 from seccomp_operator.profile.model import (
     ACTIONS,
     ERRNO_ACTIONS,
@@ -68,10 +68,37 @@ def check_profile(
 ) -> Validation:
     """`partial`: the spec of a SeccompProfile with a base profile, which may leave fields to the base (no
     defaultAction, listenerPath or architectures of its own); it is not compiled until merged."""
+    # The size cap comes first: everything after it takes time in proportion to the names (and the compile more).
+    names = count_names(obj)
+    if names > MAX_SYSCALL_NAMES:
+        return Validation(
+            None,
+            (
+                error(
+                    "/syscalls",
+                    "too-many-names",
+                    f"the profile lists {names} syscall names in all rules together (repeats count); the limit is "
+                    f"{MAX_SYSCALL_NAMES}. About 450 syscalls exist, so a profile needs far fewer; checking and "
+                    "compiling that many would hold up admission. Remove the repeats.",
+                ),
+            ),
+        )
     shaped = shape_profile(obj, extra_keys=extra_keys)
     findings = list(shaped.findings)
     if not shaped.is_object:
         return Validation(None, tuple(findings))
+    comparisons = sum(len(item.rule.names) * len(item.rule.args) for item in shaped.rules)
+    if comparisons > MAX_ARG_COMPARISONS:
+        findings.append(
+            error(
+                "/syscalls",
+                "too-complex",
+                f"the rules test {comparisons} argument conditions in all (each condition counts once for every "
+                f"syscall name of its rule); the limit is {MAX_ARG_COMPARISONS}. libseccomp's compile time grows "
+                "much faster than the number of conditions (a few hundred take seconds) and such a filter soon "
+                "passes the kernel's limit of 4096 instructions; real profiles test a few (Docker's default, 9).",
+            )
+        )
     _Checker(shaped, partial, findings).run()
     if has_errors(findings):
         return Validation(None, tuple(findings))
@@ -85,32 +112,34 @@ def check_profile(
         syscalls=tuple(item.rule for item in shaped.rules),
     )
     if compile_check and profile.default_action is not None:
-        too_complex = _complexity(profile)
-        if too_complex is not None:
-            findings.append(too_complex)
-            return Validation(None, tuple(findings))
         findings.extend(compile_profile(profile, bpf_sink).findings)
         if has_errors(findings):
             return Validation(None, tuple(findings))
     return Validation(profile, tuple(findings))
 
 
-# Conditional (syscall, rule) entries a profile may hold. libseccomp's filter generation grows much faster than
-# linearly with them (measured here: 1280 entries compile in 0.26 s for one architecture, 2040 entries on four take
-# 4.9 s, 5120 entries on three take 43 s), and long before that the filter passes the kernel's 4096-instruction
-# limit. Refusing early keeps the webhook and the controller responsive under hostile input; real profiles hold tens.
-MAX_CONDITIONAL_ENTRIES = 1024
+# Limits that keep validation of any profile well under a second (bench/profile_core.py measures the worst case
+# they allow). The CRD enforces the same numbers with CEL (tests/unit/test_profile_limits.py checks they agree).
+# Syscall names in all rules together, repeats included: real profiles list about 450 (every syscall once).
+MAX_SYSCALL_NAMES = 4096
+# Argument conditions in all rules together, each counted once per syscall name of its rule. libseccomp 2.5.4's
+# BPF generation grows much faster than linearly with the program (measured here, every syscall allowed on the ten
+# little-endian architectures plus conditions on other syscalls: 1-argument rules took 0.09 s of CPU with none,
+# 0.13 s with 64, 0.19 s with 128; 6-argument rules 0.30 s with 64, 0.46 s with 128; 1,024 conditions took
+# seconds). Real profiles test a few (Docker's default: 9).
+MAX_ARG_COMPARISONS = 64
 
 
-def _complexity(profile: Profile) -> Finding | None:
-    entries = sum(len(rule.names) for rule in profile.syscalls if rule.args)
-    if entries <= MAX_CONDITIONAL_ENTRIES:
-        return None
-    return error(
-        "/syscalls",
-        "too-complex",
-        f"{entries} syscall names under argument conditions exceed the limit of {MAX_CONDITIONAL_ENTRIES}: a filter "
-        "that large cannot stay within the kernel's 4096-instruction seccomp limit; split it or drop conditions",
+# "Did you mean" for at most this many misspelt names per profile (each costs a fuzzy match over ~480 names).
+MAX_SUGGESTIONS = 32
+
+
+def count_names(obj: object) -> int:
+    """Syscall names in all rules, counted on the raw object without decoding it (cheap, tolerant of bad shapes)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("syscalls"), list):
+        return 0
+    return sum(
+        len(rule["names"]) for rule in obj["syscalls"] if isinstance(rule, dict) and isinstance(rule.get("names"), list)
     )
 
 
@@ -140,6 +169,14 @@ class _Checker:
         self.out = out
         self.arches: list[str] = []  # declared, valid, deduplicated
         self.default: tuple[str, int | None] | None = None
+        # Warnings that repeat once per name or rule are collected and reported folded (findings.fold), so a
+        # profile with thousands of repeated names gets a few lines rather than thousands.
+        self.missing: dict[tuple[str, ...], list[tuple[str, str]]] = {}  # missing arches -> (pointer, name)
+        self.newer: list[tuple[str, str]] = []  # (pointer, name) of syscalls newer than this libseccomp
+        self.same_as_default: list[Finding] = []
+        self.duplicates: list[Finding] = []
+        self.duplicate_names: list[str] = []
+        self.suggestions_left = MAX_SUGGESTIONS
 
     def run(self) -> None:
         self._default_action()
@@ -174,6 +211,7 @@ class _Checker:
         for item in self.s.rules:
             self._rule(item, uses)
         self._conflicts(uses)
+        self._repeated_warnings()
 
     # --- profile level --------------------------------------------------------------------------------------
 
@@ -374,7 +412,7 @@ class _Checker:
         args_ok = self._args(rule, base)
         action = effective_action(rule.action, rule.errno_ret)
         if action_ok and self.default is not None and action == self.default:
-            self.out.append(
+            self.same_as_default.append(
                 warning(
                     join(base, "action"),
                     "action-equals-default",
@@ -427,17 +465,12 @@ class _Checker:
         if not syscalls.is_known(name):
             version = syscalls.NEWER_SYSCALLS.get(name)
             if version is not None:
-                self.out.append(
-                    warning(
-                        pointer,
-                        "syscall-unknown-to-libseccomp",
-                        f"`{name}` (Linux {version}) is newer than libseccomp {syscalls.libseccomp_version()}, "
-                        "which validates profiles here; runc and crun built against such a libseccomp ignore it, "
-                        "so on those nodes this name has no effect",
-                    )
-                )
+                self.newer.append((pointer, name))
                 return True
-            close = syscalls.suggest(name)
+            close: list[str] = []
+            if self.suggestions_left > 0:  # difflib over every known name: ~1 ms each, so not for thousands
+                self.suggestions_left -= 1
+                close = syscalls.suggest(name)
             hint = f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
             self.out.append(
                 error(
@@ -450,25 +483,9 @@ class _Checker:
             return False
         if self.arches:
             present = syscalls.present_on(name)
-            missing = [arch for arch in self.arches if arch not in present]
-            if missing and len(missing) == len(self.arches):
-                self.out.append(
-                    warning(
-                        pointer,
-                        "syscall-missing-on-arch",
-                        f"`{name}` exists on none of the declared architectures ({_short(missing)}); runtimes "
-                        "skip it, so it has no effect",
-                    )
-                )
-            elif missing:
-                self.out.append(
-                    warning(
-                        pointer,
-                        "syscall-missing-on-arch",
-                        f"`{name}` does not exist on {_short(missing)}; libseccomp leaves it out of the filter "
-                        "there, so on those architectures this name has no effect",
-                    )
-                )
+            missing = tuple(arch for arch in self.arches if arch not in present)
+            if missing:
+                self.missing.setdefault(missing, []).append((pointer, name))
         return True
 
     def _args(self, rule: Rule, base: str) -> bool:
@@ -557,59 +574,77 @@ class _Checker:
         return ok
 
     def _conflicts(self, uses: dict[str, list[_Use]]) -> None:
+        """Rules that meet on one syscall, in one pass per name (linear: a name may appear thousands of times).
+
+        Each use is compared with the first earlier use of the same conditions, and a conditional use with the first
+        unconditional use of the name (the one libseccomp keeps), whichever comes first in the profile."""
         for name, entries in uses.items():
             if len(entries) < 2:
                 continue
-            for n, later in enumerate(entries):
-                for earlier in entries[:n]:
-                    if self._conflict(name, earlier, later):
-                        break
-
-    def _conflict(self, name: str, earlier: _Use, later: _Use) -> bool:
-        """Report at most one finding per later use; True when one was reported."""
-        if earlier.conditions == later.conditions:
-            if earlier.action != later.action:
-                if self.default in (earlier.action, later.action):
-                    effect = "runc and crun skip the one whose action equals the default, so the other wins"
-                elif earlier.conditions is None:
-                    effect = "libseccomp keeps the first and silently ignores the second"
+            first_by_conditions: dict[frozenset[tuple[int, str, int, int]] | None, _Use] = {}
+            unconditional: _Use | None = None
+            conditional_before: list[_Use] = []  # conditional uses seen before the first unconditional one
+            for use in entries:
+                earlier = first_by_conditions.get(use.conditions)
+                if earlier is not None:
+                    self._same_conditions(name, earlier, use)
+                    continue
+                first_by_conditions[use.conditions] = use
+                if use.conditions is None:
+                    unconditional = use
+                    for conditional in conditional_before:
+                        self._overlap(name, use, conditional)
+                    conditional_before = []
+                elif unconditional is not None:
+                    self._overlap(name, unconditional, use)
                 else:
-                    effect = 'libseccomp refuses the second (EEXIST, "file exists"), so the container fails to start'
-                self.out.append(
-                    error(
-                        later.pointer,
-                        "conflicting-actions",
-                        f"`{name}` already has a rule with the same argument conditions at {earlier.pointer} "
-                        f"but a different action ({_act(earlier.action)} vs {_act(later.action)}): {effect}. "
-                        "Keep one.",
-                    )
+                    conditional_before.append(use)
+
+    def _same_conditions(self, name: str, earlier: _Use, later: _Use) -> None:
+        if earlier.action == later.action:
+            same_rule = earlier.rule_pointer == later.rule_pointer
+            self.duplicates.append(
+                warning(
+                    later.pointer,
+                    "duplicate-rule",
+                    f"`{name}` is already covered by {earlier.pointer} with the same action and conditions"
+                    + (" in this rule" if same_rule else "")
+                    + "; the repeat has no effect",
                 )
-            else:
-                same_rule = earlier.rule_pointer == later.rule_pointer
-                self.out.append(
-                    warning(
-                        later.pointer,
-                        "duplicate-rule",
-                        f"`{name}` is already covered by {earlier.pointer} with the same action and conditions"
-                        + (" in this rule" if same_rule else "")
-                        + "; the repeat has no effect",
-                    )
-                )
-            return True
-        unconditional, conditional = (
-            (earlier, later)
-            if earlier.conditions is None
-            else (later, earlier)
-            if later.conditions is None
-            else (
-                None,
-                None,
+            )
+            self.duplicate_names.append(name)
+            return
+        if self.default in (earlier.action, later.action):
+            effect = "runc and crun skip the one whose action equals the default, so the other wins"
+        elif earlier.conditions is None:
+            effect = "libseccomp keeps the first and silently ignores the second"
+        else:
+            effect = 'libseccomp refuses the second (EEXIST, "file exists"), so the container fails to start'
+        self.out.append(
+            error(
+                later.pointer,
+                "conflicting-actions",
+                f"`{name}` already has a rule with the same argument conditions at {earlier.pointer} "
+                f"but a different action ({_act(earlier.action)} vs {_act(later.action)}): {effect}. Keep one.",
             )
         )
-        if unconditional is None or conditional is None or unconditional.action == conditional.action:
-            return False
+
+    def _overlap(self, name: str, unconditional: _Use, conditional: _Use) -> None:
+        """libseccomp keeps an unconditional rule and drops conditional ones for the same syscall, in either order."""
         if unconditional.action == self.default:
-            return False  # runc skips the unconditional rule (it equals the default), so the conditional one stands
+            return  # runc skips the unconditional rule (it equals the default), so the conditional one stands
+        if unconditional.action == conditional.action:
+            self.out.append(
+                warning(
+                    conditional.pointer,
+                    "conditional-redundant",
+                    f"`{name}` already has an unconditional rule with the same action ({_act(conditional.action)}) "
+                    f"at {unconditional.pointer}, so these argument conditions change nothing: libseccomp keeps "
+                    "the unconditional rule and the compiled filter is the same without this one. Remove it, or "
+                    "the unconditional rule if the conditions were meant.",
+                )
+            )
+            return
         self.out.append(
             error(
                 conditional.pointer,
@@ -620,7 +655,70 @@ class _Checker:
                 "conditional one, so its conditions never take effect",
             )
         )
-        return True
+
+    def _repeated_warnings(self) -> None:
+        for missing, places in self.missing.items():
+            everywhere = len(missing) == len(self.arches)
+            names = [name for _, name in places]
+            found = [warning(p, "syscall-missing-on-arch", _missing_message(n, missing, everywhere)) for p, n in places]
+            self.out.extend(fold(found, _missing_summary(names, missing, everywhere)))
+        version = syscalls.libseccomp_version()
+        newer = [
+            warning(
+                pointer,
+                "syscall-unknown-to-libseccomp",
+                f"`{name}` (Linux {syscalls.NEWER_SYSCALLS[name]}) is newer than libseccomp {version}, which "
+                "validates profiles here; runc and crun built against such a libseccomp ignore it, so on those "
+                "nodes this name has no effect",
+            )
+            for pointer, name in self.newer
+        ]
+        summary = (
+            f"{_distinct(name for _, name in self.newer)} are newer than libseccomp {version}, which validates "
+            f"profiles here ({len(newer)} places); runc and crun built against such a libseccomp ignore them, so "
+            "on those nodes these names have no effect"
+        )
+        self.out.extend(fold(newer, summary))
+        summary = (
+            f"{len(self.same_as_default)} rules have an action equal to the default action, so runc and crun skip "
+            "them: they have no effect"
+        )
+        self.out.extend(fold(self.same_as_default, summary))
+        if self.duplicates:
+            summary = (
+                f"{len(self.duplicates)} entries repeat a syscall name already covered with the same action and "
+                f"conditions ({_distinct(self.duplicate_names)}); the repeats have no effect"
+            )
+            self.out.extend(fold(self.duplicates, summary))
+
+
+def _missing_message(name: str, missing: tuple[str, ...], everywhere: bool) -> str:
+    if everywhere:
+        return (
+            f"`{name}` exists on none of the declared architectures ({_short(missing)}); runtimes skip it, so it has "
+            "no effect"
+        )
+    return (
+        f"`{name}` does not exist on {_short(missing)}; libseccomp leaves it out of the filter there, so on those "
+        "architectures this name has no effect"
+    )
+
+
+def _missing_summary(names: list[str], missing: tuple[str, ...], everywhere: bool) -> str:
+    if everywhere:
+        return (
+            f"{_distinct(names)} exist on none of the declared architectures ({_short(missing)}; {len(names)} "
+            "places); runtimes skip them, so they have no effect"
+        )
+    return (
+        f"{_distinct(names)} do not exist on {_short(missing)} ({len(names)} places); libseccomp leaves them out of "
+        "the filter there, so on those architectures these names have no effect"
+    )
+
+
+def _distinct(names: Iterable[str]) -> str:
+    unique = list(dict.fromkeys(names))
+    return f"{len(unique)} names ({examples(unique)})" if len(unique) > 1 else examples(unique)
 
 
 def _act(action: tuple[str, int | None]) -> str:

@@ -207,6 +207,22 @@ INVALID: list[tuple[str, dict[str, Any] | None, list[str]]] = [
         {**ALLOW, "nodeSelector": {"kubernetes.io/arch": "amd64 arm64"}},
         ["spec.nodeSelector.kubernetes.io/arch", "should match"],
     ),
+    # The size limits the core enforces too (seccomp_operator.profile.validate), so validation stays fast.
+    (
+        "too-many-names",
+        {**ALLOW, "syscalls": [rule(names=["read"] * 1024)] * 4 + [rule(names=["write"])]},
+        ["spec.syscalls", "at most 4096 syscall names in all rules together"],
+    ),
+    (
+        "too-many-conditions",
+        {**ALLOW, "syscalls": [rule(names=["ioctl"], args=[arg(index=1, value=i)]) for i in range(65)]},
+        ["spec.syscalls", "at most 64 argument conditions in all rules together"],
+    ),
+    (
+        "too-many-conditions-counted-per-name",
+        {**ALLOW, "syscalls": [rule(names=["ioctl", "fcntl"], args=[arg(index=i) for i in range(6)])] * 6},
+        ["at most 64 argument conditions"],
+    ),
 ]
 
 # Just inside every bound above: the rules must not refuse these.
@@ -255,6 +271,11 @@ VALID_EDGES: list[tuple[str, dict[str, Any]]] = [
     ),
     ("base-other", {**ALLOW, "baseProfileName": "other", "nodeSelector": {"kubernetes.io/arch": "amd64", "empty": ""}}),
     ("no-syscalls-error-default", {"defaultAction": "SCMP_ACT_ERRNO"}),
+    ("names-at-limit", {**ALLOW, "syscalls": [rule(names=["read"] * 1024)] * 4}),
+    (
+        "conditions-at-limit",
+        {**ALLOW, "syscalls": [rule(names=["ioctl"], args=[arg(index=1, value=i)]) for i in range(64)]},
+    ),
     # A child may leave the default action, its errno and the listener to its base (profile.merge semantics).
     (
         "child-inherits-from-base",

@@ -439,6 +439,22 @@ WARNINGS = [
         "/syscalls/0/args/0/valueTwo",
     ),
     Case(
+        "conditional-same-action-after-unconditional",
+        profile(rule("socket"), rule("socket", args=[arg(0, 40)])),
+        "warning",
+        "conditional-redundant",
+        "/syscalls/1/names/0",
+        "change nothing",
+    ),
+    Case(
+        "conditional-same-action-before-unconditional",
+        profile(rule("personality", args=[arg(0, 8)]), rule("personality", "getpid")),
+        "warning",
+        "conditional-redundant",
+        "/syscalls/0/names/0",
+        "/syscalls/1/names/0",
+    ),
+    Case(
         "duplicate-architecture",
         profile(architectures=[X86_64, X86_64]),
         "warning",
@@ -524,18 +540,17 @@ def test_resource_rows() -> None:
     assert ("invalid-node-selector", "/spec/nodeSelector/zone") in codes
 
 
-def test_too_many_conditional_entries_is_refused_before_compiling() -> None:
+def test_too_many_argument_conditions_is_refused() -> None:
     from seccomp_operator.profile import validate_profile
-    from seccomp_operator.profile.validate import MAX_CONDITIONAL_ENTRIES
+    from seccomp_operator.profile.validate import MAX_ARG_COMPARISONS
 
     rule = {"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
-    rules = [
-        {**rule, "args": [{"index": 0, "value": i, "op": "SCMP_CMP_EQ"}]} for i in range(MAX_CONDITIONAL_ENTRIES + 1)
-    ]
+    rules = [{**rule, "args": [{"index": 0, "value": i, "op": "SCMP_CMP_EQ"}]} for i in range(MAX_ARG_COMPARISONS + 1)]
     result = validate_profile(
         {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": rules}
     )
     assert [(f.pointer, f.code) for f in result.errors] == [("/syscalls", "too-complex")]
+    assert f"limit is {MAX_ARG_COMPARISONS}" in result.errors[0].message
 
 
 def test_listener_path_must_be_an_absolute_socket_path() -> None:
