@@ -11,6 +11,7 @@ from seccomp_operator.profile.merge import merge, rule_origin
 from seccomp_operator.profile.model import Arg, Profile, Rule
 from seccomp_operator.profile.parse import Document, ParseError, parse_documents
 from seccomp_operator.profile.render import Rendered, render, to_oci
+from seccomp_operator.profile.resolve import MAX_BASE_DEPTH, Resolved, resolve_profile
 from seccomp_operator.profile.resource import (
     API_VERSION,
     KIND,
@@ -25,6 +26,7 @@ from seccomp_operator.profile.validate import Validation, validate_profile
 __all__ = [
     "API_VERSION",
     "KIND",
+    "MAX_BASE_DEPTH",
     "Arg",
     "BpfSink",
     "BpfSinkFactory",
@@ -36,6 +38,7 @@ __all__ = [
     "ParseError",
     "Profile",
     "Rendered",
+    "Resolved",
     "ResourceValidation",
     "Rule",
     "Severity",
@@ -48,6 +51,7 @@ __all__ = [
     "normalize_capability",
     "parse_documents",
     "render",
+    "resolve_profile",
     "rule_origin",
     "split_spec",
     "to_oci",

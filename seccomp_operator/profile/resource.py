@@ -121,6 +121,7 @@ def validate_resource(
         extra_keys=OPERATOR_FIELDS,
         compile_check=compile_check,
         bpf_sink=bpf_sink,
+        describe=lambda pointer: "/spec" + pointer,
     )
     out.extend(rebase(validation.findings, "/spec"))
     profile = validation.profile if not has_errors(out) else None

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from seccomp_operator.profile import syscalls
@@ -49,13 +49,25 @@ class Validation:
         return tuple(f for f in self.findings if not f.is_error)
 
 
-def validate_profile(obj: object, *, compile_check: bool = True, bpf_sink: BpfSinkFactory | None = None) -> Validation:
+# How a message names another place in the profile (a pointer relative to the validated object).
+Describe = Callable[[str], str]
+
+
+def validate_profile(
+    obj: object,
+    *,
+    compile_check: bool = True,
+    bpf_sink: BpfSinkFactory | None = None,
+    describe: Describe | None = None,
+) -> Validation:
     """Validate a bare OCI `LinuxSeccomp` object (parsed JSON). Pointers are relative to `obj`.
 
     `compile_check=False` skips the libseccomp compile (the property tests use it to show the static checks alone
-    already catch what libseccomp refuses); `bpf_sink` injects where the BPF export goes (see compile.py).
+    already catch what libseccomp refuses); `bpf_sink` injects where the BPF export goes (see compile.py);
+    `describe` says how a message names another place (a manifest says `/spec/...`; a merged profile names the base
+    profile a rule came from); by default, the pointer itself.
     """
-    return check_profile(obj, partial=False, compile_check=compile_check, bpf_sink=bpf_sink)
+    return check_profile(obj, partial=False, compile_check=compile_check, bpf_sink=bpf_sink, describe=describe)
 
 
 def check_profile(
@@ -65,6 +77,7 @@ def check_profile(
     extra_keys: Collection[str] = (),
     compile_check: bool = True,
     bpf_sink: BpfSinkFactory | None = None,
+    describe: Describe | None = None,
 ) -> Validation:
     """`partial`: the spec of a SeccompProfile with a base profile, which may leave fields to the base (no
     defaultAction, listenerPath or architectures of its own); it is not compiled until merged."""
@@ -99,7 +112,7 @@ def check_profile(
                 "passes the kernel's limit of 4096 instructions; real profiles test a few (Docker's default, 9).",
             )
         )
-    _Checker(shaped, partial, findings).run()
+    _Checker(shaped, partial, findings, describe or _same).run()
     if has_errors(findings):
         return Validation(None, tuple(findings))
     profile = Profile(
@@ -143,6 +156,10 @@ def count_names(obj: object) -> int:
     )
 
 
+def _same(pointer: str) -> str:
+    return pointer
+
+
 def _short(arches: Collection[str]) -> str:
     return ", ".join(arch.removeprefix("SCMP_ARCH_") for arch in arches)
 
@@ -163,8 +180,9 @@ class _Use:
 
 
 class _Checker:
-    def __init__(self, shaped: Shaped, partial: bool, out: list[Finding]) -> None:
+    def __init__(self, shaped: Shaped, partial: bool, out: list[Finding], describe: Describe) -> None:
         self.s = shaped
+        self.describe = describe
         self.partial = partial
         self.out = out
         self.arches: list[str] = []  # declared, valid, deduplicated
@@ -335,7 +353,8 @@ class _Checker:
                     warning(
                         pointer,
                         "duplicate-architecture",
-                        f"{arch} is listed twice (first at /architectures/{seen[arch]}); harmless, remove one",
+                        f"{arch} is listed twice (first at {self.describe(join('/architectures', seen[arch]))}); "
+                        "harmless, remove one",
                     )
                 )
                 continue
@@ -607,9 +626,8 @@ class _Checker:
                 warning(
                     later.pointer,
                     "duplicate-rule",
-                    f"`{name}` is already covered by {earlier.pointer} with the same action and conditions"
-                    + (" in this rule" if same_rule else "")
-                    + "; the repeat has no effect",
+                    f"`{name}` is already covered by {self.describe(earlier.pointer)} with the same action and "
+                    "conditions" + (" in this rule" if same_rule else "") + "; the repeat has no effect",
                 )
             )
             self.duplicate_names.append(name)
@@ -624,7 +642,7 @@ class _Checker:
             error(
                 later.pointer,
                 "conflicting-actions",
-                f"`{name}` already has a rule with the same argument conditions at {earlier.pointer} "
+                f"`{name}` already has a rule with the same argument conditions at {self.describe(earlier.pointer)} "
                 f"but a different action ({_act(earlier.action)} vs {_act(later.action)}): {effect}. Keep one.",
             )
         )
@@ -639,9 +657,9 @@ class _Checker:
                     conditional.pointer,
                     "conditional-redundant",
                     f"`{name}` already has an unconditional rule with the same action ({_act(conditional.action)}) "
-                    f"at {unconditional.pointer}, so these argument conditions change nothing: libseccomp keeps "
-                    "the unconditional rule and the compiled filter is the same without this one. Remove it, or "
-                    "the unconditional rule if the conditions were meant.",
+                    f"at {self.describe(unconditional.pointer)}, so these argument conditions change nothing: "
+                    "libseccomp keeps the unconditional rule and the compiled filter is the same without this one. "
+                    "Remove it, or the unconditional rule if the conditions were meant.",
                 )
             )
             return
@@ -649,10 +667,10 @@ class _Checker:
             error(
                 conditional.pointer,
                 "conditional-shadowed",
-                f"`{name}` has an unconditional rule ({_act(unconditional.action)}) at {unconditional.pointer} and "
-                f"a conditional one with a different action ({_act(conditional.action)}) at "
-                f"{conditional.pointer}; libseccomp keeps the unconditional rule and silently drops the "
-                "conditional one, so its conditions never take effect",
+                f"`{name}` has an unconditional rule ({_act(unconditional.action)}) at "
+                f"{self.describe(unconditional.pointer)} and a conditional one with a different action "
+                f"({_act(conditional.action)}) at {self.describe(conditional.pointer)}; libseccomp keeps the "
+                "unconditional rule and silently drops the conditional one, so its conditions never take effect",
             )
         )
 

@@ -44,7 +44,7 @@ def test_missing_base_is_reported() -> None:
     result = resolve("ns/child", {"ns/child": profile("child", {**BASE, "baseProfileName": "gone"})})
     assert not result.ok
     assert result.reason == "BaseProfileMissing"
-    assert "'gone'" in result.message
+    assert "`gone`" in result.message
 
 
 def test_cycle_is_reported() -> None:

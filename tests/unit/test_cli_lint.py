@@ -297,3 +297,50 @@ def test_other_kinds_in_a_yaml_stream_are_skipped_not_judged(
     # A typo of our own kind is still judged.
     stream.write_text("apiVersion: seccomp-operator.io/v1alpha1\nkind: SeccompProfil\nmetadata: {name: p}\nspec: {}\n")
     assert main(["lint", str(stream)]) == 1
+
+
+# --- base profiles across the files given ------------------------------------------------------------------
+
+
+def scp(name: str, spec: dict[str, object]) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "seccomp-operator.io/v1alpha1",
+            "kind": "SeccompProfile",
+            "metadata": {"name": name, "namespace": "team-a"},
+            "spec": spec,
+        }
+    )
+
+
+def test_a_profile_is_checked_merged_with_its_base_from_another_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write(
+        tmp_path,
+        "base.yaml",
+        scp("base", {**GOOD, "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_KILL_PROCESS"}]}),
+    )
+    child = write(
+        tmp_path,
+        "child.yaml",
+        scp("child", {"baseProfileName": "base", "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_LOG"}]}),
+    )
+    assert main(["lint", child]) == 0  # alone, the child is fine: its base is not among the files
+    assert "base-profile" not in capsys.readouterr().out
+    assert main(["lint", "--strict", child]) == 1
+    assert "base profile `base` does not exist in namespace `team-a` among the files given" in capsys.readouterr().out
+    assert main(["lint", base, child]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{child}:doc1/spec/syscalls/0/names/0: error: `ptrace` already has a rule")
+    assert "at /spec/syscalls/0/names/0 of base profile `base`" in line
+
+
+def test_a_cycle_across_files_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path, "a.yaml", scp("a", {**GOOD, "baseProfileName": "b"}))
+    b = write(tmp_path, "b.yaml", scp("b", {**GOOD, "baseProfileName": "a"}))
+    assert main(["lint", a, b]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{a}:doc1/spec/baseProfileName: error: base profiles form a cycle: a -> b -> a",
+        f"{b}:doc1/spec/baseProfileName: error: base profiles form a cycle: b -> a -> b",
+    ]
