@@ -28,8 +28,13 @@ _MANIFEST_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-# The file is <name>.json and Linux allows 255 bytes per path component (NAME_MAX).
-MAX_NAME = 255 - len(".json")
+# Linux allows 255 bytes per file name (NAME_MAX). The node file is `<name>.json`, but the agent writes it under a
+# temporary name first, `.<name>.json.<12 hex digits>.tmp`, and renames it (seccomp_operator/agent/tree.py), so the
+# temporary name is the one that must fit: a longer name would pass admission and then fail on every node with
+# "File name too long" (tests/agent/test_name_limit.py writes the boundary on a real filesystem).
+NAME_MAX = 255
+TEMP_NAME_EXTRA = len(".") + len(".json") + len(".") + 12 + len(".tmp")
+MAX_NAME = NAME_MAX - TEMP_NAME_EXTRA  # 232
 
 
 def is_dns_label(value: str) -> bool:
@@ -173,8 +178,9 @@ def _metadata(metadata: object, out: list[Finding]) -> tuple[str | None, str | N
             error(
                 "/metadata/name",
                 "name-too-long",
-                f"the name has {len(name)} characters; the node file is `<name>.json` and Linux allows 255 bytes "
-                f"per file name, so at most {MAX_NAME}",
+                f"the name has {len(name)} characters; the limit is {MAX_NAME}: on each node the agent writes "
+                f"`.<name>.json.<random>.tmp` and renames it to `<name>.json`, and Linux allows {NAME_MAX} bytes per "
+                "file name",
             )
         )
         name = None

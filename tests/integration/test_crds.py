@@ -13,6 +13,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from seccomp_operator.profile.resource import MAX_NAME
 from seccomp_operator.testing.controlplane import ControlPlane
 
 from .conftest import CRD_NAMES, EXAMPLES_DIR, GROUP, VERSION
@@ -387,6 +388,18 @@ def test_valid_edge_cases_are_accepted(custom_api: Any, namespace: str, case: st
         GROUP, VERSION, namespace, SCP, profile(case, copy.deepcopy(spec)), field_validation="Strict"
     )
     assert created["spec"] == spec  # stored as given: no defaulting, no pruning
+
+
+def test_names_are_refused_exactly_where_the_agent_could_not_install_them(custom_api: Any, namespace: str) -> None:
+    """The agent's temporary file `.<name>.json.<12 hex>.tmp` must fit NAME_MAX (tests/agent/test_name_limit.py)."""
+    longest = "a" * MAX_NAME
+    created = custom_api.create_namespaced_custom_object(GROUP, VERSION, namespace, SCP, profile(longest, ALLOW))
+    assert created["metadata"]["name"] == longest
+    for name in ("a" * (MAX_NAME + 1), "a" * 250):  # 250 passed before: <name>.json fits, the temporary name not
+        with pytest.raises(client.ApiException) as info:
+            custom_api.create_namespaced_custom_object(GROUP, VERSION, namespace, SCP, profile(name, ALLOW))
+        assert info.value.status == 422
+        assert f"metadata.name must be at most {MAX_NAME} characters" in error_message(info.value)
 
 
 def test_values_beyond_int64_cannot_be_stored(

@@ -154,7 +154,7 @@ def test_child_with_base_may_leave_the_default_to_it() -> None:
         ({"apiVersion": "v1"}, "wrong-api-version", "/apiVersion"),
         ({"kind": "ConfigMap"}, "wrong-kind", "/kind"),
         ({"metadata": {"name": "Web_1"}}, "invalid-name", "/metadata/name"),
-        ({"metadata": {"name": "a" * 251}}, "name-too-long", "/metadata/name"),
+        ({"metadata": {"name": "a" * 233}}, "name-too-long", "/metadata/name"),
         ({"metadata": {"name": "web", "namespace": "Team A"}}, "invalid-namespace", "/metadata/namespace"),
         ({"spec": None}, "missing-field", "/spec"),
         ({"spec": {**PROFILE, "baseProfileName": "Base!"}}, "invalid-base-profile-name", "/spec/baseProfileName"),
