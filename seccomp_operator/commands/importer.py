@@ -74,15 +74,14 @@ def run(args: argparse.Namespace) -> int:
     options = ImportOptions(assume_caps=frozenset(caps), node_arches=node_arches)
 
     try:
-        text = read_input(args.path)
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"{args.path}: error: cannot read: {exc}", file=sys.stderr)
+        documents = parse_documents(read_input(args.path), filename=args.path)
+    except OSError as exc:
+        print(f"{args.path}: error: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        documents = parse_documents(text, filename=args.path)
-    except ParseError as exc:
-        print(f"{args.path}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except ParseError as exc:  # the file's content: a finding at its position, as lint reports it
+        where = f"{args.path}:{exc.line}:{exc.column}" if exc.line is not None else args.path
+        print(f"{where}: error: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
     if args.name and len(documents) > 1:
         print(
             f"{args.path}: error: --name names one profile, but the file holds {len(documents)}; omit --name to "

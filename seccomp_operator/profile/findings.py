@@ -19,6 +19,31 @@ Severity = Literal["error", "warning"]
 # More findings of one kind than this are reported as one (see `fold`).
 FOLD_AFTER = 5
 
+# Every warning the checks of a profile or manifest can give. A warning can be silenced by its code (`lint --ignore
+# CODE`, or the annotation below on a SeccompProfile); an error cannot. tests/unit/test_lint_codes.py checks this
+# set against the code and the decision table in README.md.
+WARNING_CODES = frozenset(
+    {
+        "action-equals-default",
+        "base-profile-not-given",  # lint: the base is not among the files given
+        "bpf-near-limit",
+        "conditional-redundant",
+        "docker-comment",
+        "duplicate-architecture",
+        "duplicate-resource",  # lint: two files define the same profile
+        "duplicate-rule",
+        "errno-zero",
+        "flags-need-newer-runc",
+        "invalid-lint-ignore",
+        "listener-without-notify",
+        "no-architectures",
+        "syscall-missing-on-arch",
+        "syscall-unknown-to-libseccomp",
+        "value-two-ignored",
+    }
+)
+LINT_IGNORE_ANNOTATION = "seccomp-operator.io/lint-ignore"
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -88,3 +113,9 @@ def examples(items: Sequence[str], shown: int = 8) -> str:
 
 def has_errors(findings: Iterable[Finding]) -> bool:
     return any(finding.is_error for finding in findings)
+
+
+def silence(findings: Iterable[Finding], codes: Iterable[str]) -> tuple[Finding, ...]:
+    """The findings without the warnings whose code is in `codes` (errors always stay)."""
+    quiet = frozenset(codes)
+    return tuple(f for f in findings if f.is_error or f.code not in quiet)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from seccomp_operator.profile.compile import BpfSinkFactory
-from seccomp_operator.profile.findings import Finding, error, has_errors, split
+from seccomp_operator.profile.findings import Finding, error, has_errors, silence, split
 from seccomp_operator.profile.merge import merge
 from seccomp_operator.profile.model import Profile
 from seccomp_operator.profile.render import to_oci
@@ -116,7 +116,7 @@ def resolve_profile(
     validation = check_profile(
         to_oci(merged), partial=False, compile_check=compile_check, bpf_sink=bpf_sink, describe=origins.describe
     )
-    mapped = [m for m in (origins.map(f) for f in validation.findings) if m is not None]
+    mapped = [m for m in (origins.map(f) for f in silence(validation.findings, own.silenced)) if m is not None]
     # The profile's own static findings (shape, metadata, ...) that the merged result cannot show, e.g. a dropped
     # Docker key; where both say the same of one field, the merged one (it knows the inherited context) wins.
     seen = {(f.code, f.pointer) for f in mapped}

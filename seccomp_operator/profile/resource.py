@@ -12,7 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from seccomp_operator.profile.compile import BpfSinkFactory
-from seccomp_operator.profile.findings import Finding, error, has_errors, join, rebase
+from seccomp_operator.profile.findings import (
+    LINT_IGNORE_ANNOTATION,
+    WARNING_CODES,
+    Finding,
+    error,
+    has_errors,
+    join,
+    rebase,
+    silence,
+    warning,
+)
 from seccomp_operator.profile.model import Profile
 from seccomp_operator.profile.shape import check_keys
 from seccomp_operator.profile.validate import check_profile
@@ -65,6 +75,9 @@ class ResourceValidation:
     namespace: str | None
     base_profile_name: str | None
     node_selector: Mapping[str, str] | None = field(default=None, compare=False)
+    # Warning codes the manifest silences with the annotation seccomp-operator.io/lint-ignore (already left out of
+    # `findings`; resolve_profile leaves them out of the merged result's findings too).
+    silenced: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -124,13 +137,46 @@ def validate_resource(
         spec,
         partial=base is not None,
         extra_keys=OPERATOR_FIELDS,
+        manifest=True,
         compile_check=compile_check,
         bpf_sink=bpf_sink,
         describe=lambda pointer: "/spec" + pointer,
     )
     out.extend(rebase(validation.findings, "/spec"))
+    silenced = _silenced(manifest.get("metadata"), out)
     profile = validation.profile if not has_errors(out) else None
-    return ResourceValidation(tuple(out), profile, name, namespace, base, selector)
+    return ResourceValidation(silence(out, silenced), profile, name, namespace, base, selector, silenced)
+
+
+def silenced_codes(manifest: object) -> frozenset[str]:
+    """The warning codes a manifest silences with the annotation seccomp-operator.io/lint-ignore."""
+    return _silenced(manifest.get("metadata") if isinstance(manifest, dict) else None, [])
+
+
+def _silenced(metadata: object, out: list[Finding]) -> frozenset[str]:
+    """The warning codes named by the annotation, e.g. `seccomp-operator.io/lint-ignore: "no-architectures"`
+    (comma- or space-separated). Unknown codes and error codes are reported, never silently accepted."""
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    value = annotations.get(LINT_IGNORE_ANNOTATION) if isinstance(annotations, dict) else None
+    if value is None:
+        return frozenset()
+    where = join("/metadata/annotations", LINT_IGNORE_ANNOTATION)
+    if not isinstance(value, str):
+        out.append(error(where, "wrong-type", "annotation values must be strings"))
+        return frozenset()
+    codes = frozenset(code for code in value.replace(",", " ").split() if code)
+    unknown = sorted(codes - WARNING_CODES)
+    if unknown:
+        out.append(
+            warning(
+                where,
+                "invalid-lint-ignore",
+                f"{', '.join(f'`{c}`' for c in unknown)} {'is' if len(unknown) == 1 else 'are'} not the code of a "
+                "warning, so nothing is silenced by it (errors cannot be silenced); warning codes: "
+                + ", ".join(sorted(WARNING_CODES)),
+            )
+        )
+    return codes & WARNING_CODES
 
 
 def _type_fields(manifest: dict[str, object], out: list[Finding]) -> None:

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from seccomp_operator.profile.findings import Finding, error, join
+from seccomp_operator.profile.findings import Finding, error, has_errors, join, warning
 from seccomp_operator.profile.model import UINT64_MAX, Arg, Rule
 
 PROFILE_KEYS = (
@@ -33,12 +33,14 @@ DOCKER_KEYS = {
     "archMap": "containerd ignores it, so the filter covers only the node's native architecture",
     "includes": "containerd ignores it, so this conditional rule applies to every container",
     "excludes": "containerd ignores it, so this conditional rule applies to every container",
-    "comment": "containerd ignores it; it is not part of the OCI format",
     "errno": "CRI-O lets it override errnoRet while containerd ignores it, so the two disagree on the errno",
     "defaultErrno": "CRI-O lets it override defaultErrnoRet while containerd ignores it",
     "minKernel": "only dockerd honours it; containerd and CRI-O apply the rule on every kernel",
 }
 _DOCKER_FOLDED = {key.casefold(): key for key in DOCKER_KEYS}
+# Docker's `comment` is a note: containerd drops it while decoding, crun and CRI-O ignore it, so the filter is the
+# same with or without it (tests/runtime/test_lint_verdicts.py runs both). In a bare profile it is only a warning.
+COMMENT = "comment"
 
 _GO_REFUSES = "Go's encoding/json refuses the whole file, so the container fails to start"
 
@@ -65,15 +67,16 @@ class Shaped:
     findings: list[Finding] = field(default_factory=list)
 
 
-def shape_profile(obj: object, *, extra_keys: Collection[str] = ()) -> Shaped:
-    """Decode a profile object. `extra_keys` are allowed and ignored (a manifest's spec has operator fields)."""
+def shape_profile(obj: object, *, extra_keys: Collection[str] = (), manifest: bool = False) -> Shaped:
+    """Decode a profile object. `extra_keys` are allowed and ignored (a manifest's spec has operator fields);
+    `manifest`: the object is a SeccompProfile's spec, which the API server reads, not a runtime."""
     shaped = Shaped()
     out = shaped.findings
     if not isinstance(obj, dict):
         out.append(error("", "not-an-object", f"a seccomp profile must be a JSON object, not {_describe(obj)}"))
         return shaped
     shaped.is_object = True
-    check_keys(obj, "", PROFILE_KEYS, out, extra=tuple(extra_keys))
+    check_keys(obj, "", PROFILE_KEYS, out, extra=tuple(extra_keys), manifest=manifest)
 
     if obj.get("defaultAction") is not None:
         shaped.default_action = _string(obj["defaultAction"], "/defaultAction", out)
@@ -89,14 +92,20 @@ def shape_profile(obj: object, *, extra_keys: Collection[str] = ()) -> Shaped:
     syscalls = _array(obj.get("syscalls"), "/syscalls", out)
     shaped.rule_count = len(syscalls)
     for i, item in enumerate(syscalls):
-        rule = _rule(item, join("/syscalls", i), out)
+        rule = _rule(item, join("/syscalls", i), out, manifest)
         if rule is not None:
             shaped.rules.append(ShapedRule(i, rule))
     return shaped
 
 
 def check_keys(
-    obj: dict[str, object], pointer: str, known: tuple[str, ...], out: list[Finding], *, extra: tuple[str, ...] = ()
+    obj: dict[str, object],
+    pointer: str,
+    known: tuple[str, ...],
+    out: list[Finding],
+    *,
+    extra: tuple[str, ...] = (),
+    manifest: bool = False,
 ) -> None:
     """Unknown keys are errors: Go ignores them, so a misspelt field silently does nothing on the node."""
     allowed = known + extra
@@ -105,7 +114,9 @@ def check_keys(
         if key in allowed:
             continue
         where = join(pointer, key)
-        if key in DOCKER_KEYS or key.casefold() in _DOCKER_FOLDED:
+        if key.casefold() == COMMENT:
+            out.append(_comment(where, key, manifest))
+        elif key in DOCKER_KEYS or key.casefold() in _DOCKER_FOLDED:
             docker_key = _DOCKER_FOLDED[key.casefold()]
             out.append(
                 error(
@@ -140,7 +151,25 @@ def check_keys(
             )
 
 
-def _rule(item: object, pointer: str, out: list[Finding]) -> Rule | None:
+def _comment(where: str, key: str, manifest: bool) -> Finding:
+    if manifest:
+        return error(
+            where,
+            "unknown-key",
+            f"`{key}` is a note in Docker's profile format, not a SeccompProfile field: `kubectl apply` refuses it "
+            "(strict field validation is its default) and the API server drops it otherwise. Keep notes in YAML "
+            "comments.",
+        )
+    return warning(
+        where,
+        "docker-comment",
+        f"`{key}` is a note from Docker's profile format: containerd drops it while reading the file and crun and "
+        "CRI-O ignore it, so the filter is the same with or without it. It is not part of the OCI format; remove "
+        "it to keep the file portable.",
+    )
+
+
+def _rule(item: object, pointer: str, out: list[Finding], manifest: bool) -> Rule | None:
     if item is None:
         out.append(
             error(
@@ -154,7 +183,7 @@ def _rule(item: object, pointer: str, out: list[Finding]) -> Rule | None:
         out.append(error(pointer, "not-an-object", f"a syscalls entry must be an object, not {_describe(item)}"))
         return None
     before = len(out)
-    check_keys(item, pointer, RULE_KEYS, out)
+    check_keys(item, pointer, RULE_KEYS, out, manifest=manifest)
     names_raw = item.get("names")
     names = _strings(names_raw, join(pointer, "names"), out)
     action: str | None = None
@@ -173,15 +202,15 @@ def _rule(item: object, pointer: str, out: list[Finding]) -> Rule | None:
         errno_ret = _uint(item["errnoRet"], join(pointer, "errnoRet"), out)
     args: list[Arg] = []
     for k, raw_arg in enumerate(_array(item.get("args"), join(pointer, "args"), out)):
-        arg = _arg(raw_arg, join(pointer, "args", k), out)
+        arg = _arg(raw_arg, join(pointer, "args", k), out, manifest)
         if arg is not None:
             args.append(arg)
-    if len(out) > before or action is None:
+    if has_errors(out[before:]) or action is None:
         return None
     return Rule(tuple(names), action, errno_ret, tuple(args))
 
 
-def _arg(item: object, pointer: str, out: list[Finding]) -> Arg | None:
+def _arg(item: object, pointer: str, out: list[Finding], manifest: bool) -> Arg | None:
     if item is None:
         out.append(error(pointer, "null-element", "an args entry is null; CRI-O crashes on it"))
         return None
@@ -189,7 +218,7 @@ def _arg(item: object, pointer: str, out: list[Finding]) -> Arg | None:
         out.append(error(pointer, "not-an-object", f"an args entry must be an object, not {_describe(item)}"))
         return None
     before = len(out)
-    check_keys(item, pointer, ARG_KEYS, out)
+    check_keys(item, pointer, ARG_KEYS, out, manifest=manifest)
     values: dict[str, int | str | None] = {}
     for key, required in (("index", True), ("value", True), ("valueTwo", False), ("op", True)):
         raw = item.get(key)
@@ -206,7 +235,7 @@ def _arg(item: object, pointer: str, out: list[Finding]) -> Arg | None:
                 )
             continue
         values[key] = _string(raw, where, out) if key == "op" else _uint(raw, where, out)
-    if len(out) > before:
+    if has_errors(out[before:]):
         return None
     index, value, value_two, op = (values.get(k) for k in ARG_KEYS)
     assert isinstance(index, int) and isinstance(value, int) and isinstance(op, str)

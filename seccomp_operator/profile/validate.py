@@ -75,12 +75,14 @@ def check_profile(
     *,
     partial: bool,
     extra_keys: Collection[str] = (),
+    manifest: bool = False,
     compile_check: bool = True,
     bpf_sink: BpfSinkFactory | None = None,
     describe: Describe | None = None,
 ) -> Validation:
     """`partial`: the spec of a SeccompProfile with a base profile, which may leave fields to the base (no
-    defaultAction, listenerPath or architectures of its own); it is not compiled until merged."""
+    defaultAction, listenerPath or architectures of its own); it is not compiled until merged. `manifest`: the
+    object is a SeccompProfile's spec, read by the API server rather than by a runtime."""
     # The size cap comes first: everything after it takes time in proportion to the names (and the compile more).
     names = count_names(obj)
     if names > MAX_SYSCALL_NAMES:
@@ -96,7 +98,7 @@ def check_profile(
                 ),
             ),
         )
-    shaped = shape_profile(obj, extra_keys=extra_keys)
+    shaped = shape_profile(obj, extra_keys=extra_keys, manifest=manifest)
     findings = list(shaped.findings)
     if not shaped.is_object:
         return Validation(None, tuple(findings))
@@ -192,6 +194,7 @@ class _Checker:
         self.missing: dict[tuple[str, ...], list[tuple[str, str]]] = {}  # missing arches -> (pointer, name)
         self.newer: list[tuple[str, str]] = []  # (pointer, name) of syscalls newer than this libseccomp
         self.same_as_default: list[Finding] = []
+        self.errno_zero: list[Finding] = []
         self.duplicates: list[Finding] = []
         self.duplicate_names: list[str] = []
         self.suggestions_left = MAX_SUGGESTIONS
@@ -223,6 +226,18 @@ class _Checker:
                     "/listenerPath",
                     "listener-path-too-long",
                     "listenerPath is longer than 107 bytes, the most a UNIX socket address (sun_path) can hold",
+                )
+            )
+        notify = any(item.rule.action == "SCMP_ACT_NOTIFY" for item in self.s.rules)
+        if self.s.listener_path is not None and not self.partial and not notify:
+            self.out.append(
+                warning(
+                    "/listenerPath",
+                    "listener-without-notify",
+                    "listenerPath is set but no rule uses SCMP_ACT_NOTIFY, so no notification is ever sent: "
+                    "the runtime-spec says the listener is then ignored and runc ignores it, while crun still "
+                    "connects to the socket and fails the container when nothing listens there. Remove "
+                    "listenerPath (and listenerMetadata), or add the SCMP_ACT_NOTIFY rule it was meant for.",
                 )
             )
         uses: dict[str, list[_Use]] = {}
@@ -266,6 +281,16 @@ class _Checker:
         errno_ret = self.s.default_errno_ret
         if self._errno_ok("/defaultErrnoRet", action, errno_ret, "defaultErrnoRet", "defaultAction"):
             self.default = effective_action(action, errno_ret)
+            if action == "SCMP_ACT_ERRNO" and errno_ret == 0:
+                self.out.append(
+                    warning(
+                        "/defaultErrnoRet",
+                        "errno-zero",
+                        "SCMP_ACT_ERRNO with errno 0 as the default makes every syscall no rule allows return 0 "
+                        "without running: programs believe each call succeeded (mkdir returns 0 and creates "
+                        "nothing). Use an errno such as 1 (EPERM) or 38 (ENOSYS).",
+                    )
+                )
 
     def _unknown_action(self, pointer: str, action: str) -> Finding:
         shown = action or "(empty)"
@@ -419,6 +444,16 @@ class _Checker:
             action_ok = False
         elif not self._errno_ok(join(base, "errnoRet"), rule.action, rule.errno_ret, "errnoRet", "action"):
             action_ok = False
+        elif rule.action == "SCMP_ACT_ERRNO" and rule.errno_ret == 0:
+            self.errno_zero.append(
+                warning(
+                    join(base, "errnoRet"),
+                    "errno-zero",
+                    "SCMP_ACT_ERRNO with errnoRet 0 makes these syscalls return 0 without running: the program "
+                    "believes the call succeeded (mkdir returns 0 and creates nothing). Use an errno such as 1 "
+                    "(EPERM), or SCMP_ACT_ALLOW if the call should run.",
+                )
+            )
         if rule.action == "SCMP_ACT_NOTIFY" and self.s.listener_path is None and not self.partial:
             self.out.append(
                 error(
@@ -702,6 +737,11 @@ class _Checker:
             "them: they have no effect"
         )
         self.out.extend(fold(self.same_as_default, summary))
+        summary = (
+            f"{len(self.errno_zero)} SCMP_ACT_ERRNO rules have errnoRet 0, so their syscalls return 0 without "
+            "running: the program believes each call succeeded. Use an errno such as 1 (EPERM)."
+        )
+        self.out.extend(fold(self.errno_zero, summary))
         if self.duplicates:
             summary = (
                 f"{len(self.duplicates)} entries repeat a syscall name already covered with the same action and "

@@ -80,14 +80,20 @@ def test_root_finding_has_no_pointer(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "profiles.yaml", RESOURCES)
     assert main(["lint", "--json", path]) == 1
-    (record,) = json.loads(capsys.readouterr().out)
+    output = json.loads(capsys.readouterr().out)
+    assert output["schemaVersion"] == 1
+    assert output["summary"] == {"files": 1, "errors": 1, "warnings": 0}
+    (record,) = output["findings"]
     assert record == {
         "path": path,
         "document": 2,
         "pointer": "/spec/syscalls/0/names/1",
+        "line": 17,  # `wrte` in `  - {names: [read, wrte], ...}`
+        "column": 20,
         "severity": "error",
         "code": "unknown-syscall",
         "message": record["message"],
+        "also": [],
     }
 
 
@@ -107,17 +113,44 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().out.startswith("-:/defaultAction: error: defaultAction is missing")
 
 
-def test_io_and_parse_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_files_exit_2_and_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = write(tmp_path, "good.json", GOOD)
-    assert main(["lint", str(tmp_path / "missing.json"), good]) == 2
-    assert "cannot read" in capsys.readouterr().err
-    assert main(["lint", write(tmp_path, "broken.json", '{"defaultAction": ')]) == 2
-    assert "not valid JSON" in capsys.readouterr().err
-    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00")
-    assert main(["lint", str(tmp_path / "binary.yaml")]) == 2
-    # an error in one file and an unreadable other: the usage/I-O code wins
+    missing = str(tmp_path / "missing.json")
+    assert main(["lint", missing, good]) == 2
+    assert capsys.readouterr().out == f"{missing}: error: cannot read: No such file or directory\n"
+    # an error in one file and an unreadable other: the I/O code wins; --json carries both
     bad = write(tmp_path, "bad.json", {})
-    assert main(["lint", bad, str(tmp_path / "nope.json")]) == 2
+    assert main(["lint", "--json", bad, missing]) == 2
+    records = json.loads(capsys.readouterr().out)["findings"]
+    assert [(r["path"], r["code"], r["pointer"]) for r in records] == [
+        (bad, "missing-default-action", "/defaultAction"),
+        (bad, "no-architectures", "/architectures"),
+        (missing, "cannot-read", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "line", "column", "says"),
+    [
+        (b'\xef\xbb\xbf{"defaultAction": "SCMP_ACT_ALLOW"}', "byte-order-mark", 1, 1, "byte-order mark"),
+        (b'{"defaultAction": "SCMP_ACT_ERRNO",\n "defaultErrnoRet": NaN}', "json-constant", 2, 21, "NaN"),
+        (b'{"defaultAction": "SCMP_ACT_ALLOW"}\n{"defaultAction": "SCMP_ACT_KILL"}\n', "trailing-data", 2, 1, "second"),
+        (b'{"defaultAction": ', "invalid-json", 1, 19, "not valid JSON"),
+        (b'{"defaultAction": "SCMP_\xff"}', "not-utf8", 1, 25, "not UTF-8"),
+        (b"", "empty-file", 1, 1, "empty"),
+    ],
+)
+def test_a_file_the_runtimes_cannot_parse_is_a_finding_at_its_position(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, code: str, line: int, column: int, says: str
+) -> None:
+    path = tmp_path / "profile.json"
+    path.write_bytes(content)
+    assert main(["lint", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}:{line}:{column}: error: ") and says in out, out
+    assert main(["lint", "--json", str(path)]) == 1
+    (record,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (record["code"], record["line"], record["column"], record["pointer"]) == (code, line, column, None)
 
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -278,9 +311,14 @@ def test_import_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert says in err
 
 
-def test_import_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_unreadable_input_exits_2_and_unparsable_input_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run_import([str(tmp_path / "missing.json"), "--name", "x"], capsys)[0] == 2
-    assert run_import([write(tmp_path, "x.json", "{nope"), "--name", "x"], capsys)[0] == 2
+    path = write(tmp_path, "x.json", "{nope")
+    code, out, err = run_import([path, "--name", "x"], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{path}:1:2: error: not valid JSON")
 
 
 def test_other_kinds_in_a_yaml_stream_are_skipped_not_judged(
@@ -344,3 +382,55 @@ def test_a_cycle_across_files_is_an_error(tmp_path: Path, capsys: pytest.Capture
         f"{a}:doc1/spec/baseProfileName: error: base profiles form a cycle: a -> b -> a",
         f"{b}:doc1/spec/baseProfileName: error: base profiles form a cycle: b -> a -> b",
     ]
+
+
+# --- CI use: silencing warnings, folded repeats, positions ---------------------------------------------------
+
+
+def test_ignore_silences_warnings_but_never_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(
+        tmp_path,
+        "native.json",
+        {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["reboot"], "action": "SCMP_ACT_ALLOW"}]},
+    )
+    assert main(["lint", "--strict", path]) == 1
+    assert main(["lint", "--strict", "--ignore", "no-architectures", "--ignore", "action-equals-default", path]) == 0
+    assert main(["lint", "--strict", "--ignore", "no-architectures,action-equals-default", path]) == 0
+    capsys.readouterr()
+    assert main(["lint", "--ignore", "unknown-syscall", path]) == 2
+    assert "unknown-syscall: not the code of a warning (errors cannot be silenced)" in capsys.readouterr().err
+    assert main(["lint", "--ignore", "no-architecture", path]) == 2
+
+
+def test_an_annotation_silences_warnings_for_one_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["reboot"], "action": "SCMP_ACT_ALLOW"}]}
+    manifest = yaml.safe_load(scp("quiet", spec))
+    manifest["metadata"]["annotations"] = {"seccomp-operator.io/lint-ignore": "no-architectures, action-equals-default"}
+    path = write(tmp_path, "quiet.yaml", yaml.safe_dump(manifest))
+    assert main(["lint", "--strict", path]) == 0
+    assert capsys.readouterr().out == ""
+    manifest["metadata"]["annotations"] = {"seccomp-operator.io/lint-ignore": "no-architectures unknown-syscall"}
+    path = write(tmp_path, "typo.yaml", yaml.safe_dump(manifest))
+    assert main(["lint", path]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(": warning: ")[0] for line in out] == [
+        f"{path}:doc1/spec/syscalls/0/action",
+        f"{path}:doc1/metadata/annotations/seccomp-operator.io~1lint-ignore",
+    ]
+    assert "`unknown-syscall` is not the code of a warning" in out[1]
+
+
+def test_repeated_warnings_are_one_line_and_json_lists_every_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x86_only = ["open", "stat", "lstat", "poll", "access", "pipe", "select", "alarm"]
+    profile = {**GOOD, "syscalls": [{"names": ["read", *x86_only], "action": "SCMP_ACT_ALLOW"}]}
+    path = tmp_path / "x86.json"
+    path.write_text(json.dumps(profile, indent=1))
+    assert main(["lint", str(path)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{path}:/syscalls/0/names/1: warning: 8 names (`open`, `stat`")
+    assert main(["lint", "--json", str(path)]) == 0
+    (record,) = json.loads(capsys.readouterr().out)["findings"]
+    assert [a["pointer"] for a in record["also"]] == [f"/syscalls/0/names/{i}" for i in range(2, 9)]
+    assert [a["line"] for a in record["also"]] == [record["line"] + i for i in range(1, 8)]

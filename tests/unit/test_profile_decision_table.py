@@ -352,7 +352,6 @@ ERRORS = [
             ("archMap", profile(archMap=[{"architecture": X86_64}]), "/archMap"),
             ("includes", profile(rule("syslog", includes={"caps": ["CAP_SYSLOG"]})), "/syscalls/0/includes"),
             ("excludes", profile(rule("ptrace", excludes={"caps": ["CAP_SYS_ADMIN"]})), "/syscalls/0/excludes"),
-            ("comment", profile(rule("read", comment="reads")), "/syscalls/0/comment"),
             ("errno", profile(rule("read", action=ERRNO, errno="EPERM")), "/syscalls/0/errno"),
             ("defaultErrno", profile(defaultErrno="ENOSYS"), "/defaultErrno"),
             ("minKernel", profile(minKernel="4.8"), "/minKernel"),
@@ -371,6 +370,31 @@ if not supported("SCMP_ARCH_LOONGARCH64"):
     )
 
 WARNINGS = [
+    Case(
+        "docker-comment",
+        profile(rule("read", comment="reads")),
+        "warning",
+        "docker-comment",
+        "/syscalls/0/comment",
+        "the filter is the same with or without it",
+    ),
+    Case(
+        "errno-zero",
+        profile(rule("mkdir", errnoRet=0, action=ERRNO), defaultAction="SCMP_ACT_KILL_PROCESS"),
+        "warning",
+        "errno-zero",
+        "/syscalls/0/errnoRet",
+        "return 0 without running",
+    ),
+    Case("default-errno-zero", profile(defaultErrnoRet=0), "warning", "errno-zero", "/defaultErrnoRet", "return 0"),
+    Case(
+        "listener-without-notify",
+        profile(rule("read"), listenerPath="/run/agent.sock", listenerMetadata="x"),
+        "warning",
+        "listener-without-notify",
+        "/listenerPath",
+        "runc ignores it",
+    ),
     Case(
         "missing-on-some-arch",
         profile(rule("arch_prctl", "getpid")),
@@ -571,3 +595,29 @@ def test_flags_warn_that_runc_1_1_refuses_them() -> None:
     )
     assert result.ok
     assert [(f.pointer, f.code) for f in result.warnings] == [("/flags", "flags-need-newer-runc")]
+
+
+def test_a_comment_is_a_warning_in_a_file_and_an_error_in_a_manifest() -> None:
+    # The message must not claim the file means something else on some runtime: it does not.
+    bare = validate_profile(profile(rule("read", comment="reads")))
+    assert bare.ok
+    (finding,) = bare.warnings
+    assert "different things" not in finding.message
+    manifest = {
+        "apiVersion": "seccomp-operator.io/v1alpha1",
+        "kind": "SeccompProfile",
+        "metadata": {"name": "web", "namespace": "team-a"},
+        "spec": profile(rule("read", comment="reads")),
+    }
+    refused = validate_resource(manifest)
+    assert [(f.code, f.pointer) for f in refused.findings if f.is_error] == [
+        ("unknown-key", "/spec/syscalls/0/comment")
+    ]
+    assert "kubectl apply` refuses it" in refused.findings[0].message
+
+
+def test_errno_zero_with_trace_and_listener_with_notify_are_fine() -> None:
+    trace = validate_profile(profile(rule("ptrace", action="SCMP_ACT_TRACE", errnoRet=0)))
+    assert trace.ok and trace.warnings == ()
+    notify = validate_profile(profile(rule("mount", action="SCMP_ACT_NOTIFY"), listenerPath="/run/agent.sock"))
+    assert notify.ok and notify.warnings == ()
