@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(libseccomp2 runc containerd busybox-static iproute2)
+DEBIAN_PACKAGES=(libseccomp2 runc containerd busybox-static iproute2 gcc libc6-dev)
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then

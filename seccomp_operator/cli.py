@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES = ("lint", "importer", "agent", "controller", "demo")
+COMMAND_MODULES = ("lint", "importer", "record", "agent", "controller", "demo")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1

@@ -115,7 +115,8 @@ def exists_on(name: str, spec_arch: str) -> bool:
 
 
 @functools.cache
-def _known_names() -> tuple[str, ...]:
+def known_names() -> tuple[str, ...]:
+    """Every name libseccomp numbers on x86_64, aarch64, x86 or arm, plus `NEWER_SYSCALLS`."""
     names: set[str] = set(NEWER_SYSCALLS)
     for spec_arch in ("SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64", "SCMP_ARCH_X86", "SCMP_ARCH_ARM"):
         token = ARCHES[spec_arch].token
@@ -129,4 +130,4 @@ def _known_names() -> tuple[str, ...]:
 
 def suggest(name: str) -> list[str]:
     """Close spellings among the names libseccomp knows, for "did you mean" in a typo message."""
-    return difflib.get_close_matches(name, _known_names(), n=3, cutoff=0.75)
+    return difflib.get_close_matches(name, known_names(), n=3, cutoff=0.75)
