@@ -60,6 +60,7 @@ def run_program(
     profile: Path | str | None,
     *,
     no_new_privileges: bool = True,
+    timeout: float = 60.0,
 ) -> RunResult:
     """Run one of the test programs, bind-mounted read-only at /x, in a busybox container."""
     directory = next(iter(programs.values())).parent
@@ -67,7 +68,7 @@ def run_program(
         [f"{MOUNT_DIR}/{args[0]}", *args[1:]],
         seccomp_profile=profile,
         no_new_privileges=no_new_privileges,
-        timeout=60,
+        timeout=timeout,
         extra_args=["--mount", f"type=bind,src={directory},dst={MOUNT_DIR},options=rbind:ro"],
     )
 
@@ -205,20 +206,31 @@ def test_a_call_libseccomp_cannot_name_fails_with_enosys_under_runc(
 
 
 def test_without_a_collector_listening_the_workload_never_runs(
-    runtime_clean: ContainerdHarness, programs: dict[str, Path], write_profile: WriteProfile
+    runtime: ContainerdHarness, programs: dict[str, Path], tmp_path: Path
 ) -> None:
     """A recording profile never lets a workload run unrecorded. With nothing on listenerPath runc 1.1.5 fails to
     hand over the listener and then hangs (its init waits on a notified call of a listener it holds itself) until
-    the create is cancelled; the program's first call is never answered."""
+    the create is cancelled; the program's first call is never answered. The stuck `runc create`/`runc init` outlive
+    the container's removal, so this runs on a containerd of its own, whose stop() kills them."""
     with tempfile.TemporaryDirectory(prefix="sco-rec-") as directory:
         spec = recording_spec(f"{directory}/nobody.sock", NODE_ARCHITECTURES[native_arch()])
-        profile = write_profile("recording", "nobody", json.dumps(spec))
-        directory_of_programs = next(iter(programs.values())).parent
-        with pytest.raises(ContainerTimeoutError) as hung:
-            runtime_clean.run(
-                [f"{MOUNT_DIR}/recordee", "tree"],
-                seccomp_profile=profile,
-                timeout=10,
-                extra_args=["--mount", f"type=bind,src={directory_of_programs},dst={MOUNT_DIR},options=rbind:ro"],
-            )
+        profile = tmp_path / "nobody.json"
+        profile.write_text(json.dumps(spec))
+        own = ContainerdHarness(snapshotter=runtime.snapshotter)
+        own.start()
+        try:
+            with pytest.raises(ContainerTimeoutError) as hung:
+                run_program(own, programs, ["recordee", "tree"], profile, timeout=10)
+            container = hung.value.args[0].split()[1]
+        finally:
+            own.stop()
     assert "main times" not in hung.value.stdout
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and container.encode() in _cmdline(p)]
+    assert leftovers == [], "processes of the hung container survived the harness"
+
+
+def _cmdline(process: Path) -> bytes:
+    try:
+        return (process / "cmdline").read_bytes()
+    except OSError:
+        return b""
