@@ -58,6 +58,21 @@ class Finding:
         return self.severity == "error"
 
 
+class Findings:
+    """`errors` and `warnings` for a result that holds `findings` (a mixin for the core's frozen result types)."""
+
+    __slots__ = ()
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.is_error)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.is_error)
+
+
 def error(pointer: str, code: str, message: str) -> Finding:
     return Finding("error", pointer, message, code)
 

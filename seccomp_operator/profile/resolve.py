@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from seccomp_operator.profile.compile import BpfSinkFactory
-from seccomp_operator.profile.findings import Finding, error, has_errors, silence, split
+from seccomp_operator.profile.findings import Finding, Findings, error, has_errors, silence, split
 from seccomp_operator.profile.merge import merge
 from seccomp_operator.profile.model import Profile
 from seccomp_operator.profile.render import to_oci
@@ -39,7 +39,7 @@ _BASE = "/spec/baseProfileName"
 
 
 @dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(Findings):
     reason: Reason
     findings: tuple[Finding, ...]  # errors and warnings, pointers into the resolved manifest
     profile: Profile | None  # the merged, validated profile (render it for the node file); None unless Validated
@@ -48,14 +48,6 @@ class Resolved:
     @property
     def ok(self) -> bool:
         return self.reason == "Validated"
-
-    @property
-    def errors(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.is_error)
-
-    @property
-    def warnings(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if not f.is_error)
 
 
 def resolve_profile(
@@ -98,7 +90,7 @@ def resolve_profile(
             return _stop(own, "BaseProfileMissing", "base-profile-missing", message, names)
         checked = validate_resource(found, compile_check=False)
         if not checked.ok:
-            shown = [f for f in checked.findings if f.is_error]
+            shown = checked.errors
             first = shown[0]
             more = f" (and {len(shown) - 1} more errors)" if len(shown) > 1 else ""
             message = f"base profile `{base}` is invalid: {first.pointer or '/'}: {first.message}{more}"

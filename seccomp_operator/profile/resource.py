@@ -16,6 +16,7 @@ from seccomp_operator.profile.findings import (
     LINT_IGNORE_ANNOTATION,
     WARNING_CODES,
     Finding,
+    Findings,
     error,
     has_errors,
     join,
@@ -66,7 +67,7 @@ def localhost_profile(namespace: str, name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ResourceValidation:
+class ResourceValidation(Findings):
     findings: tuple[Finding, ...]
     # The spec's profile part. With a baseProfileName it may be partial (no defaultAction of its own): merge it with
     # the base (`merge`) and validate the result before rendering. None when there is any error.

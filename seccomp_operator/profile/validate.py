@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from seccomp_operator.profile import syscalls
 from seccomp_operator.profile.arches import ARCHES
 from seccomp_operator.profile.compile import BpfSinkFactory, compile_profile
-from seccomp_operator.profile.findings import Finding, error, examples, fold, has_errors, join, warning
+from seccomp_operator.profile.findings import Finding, Findings, error, examples, fold, has_errors, join, warning
 from seccomp_operator.profile.model import (
     ACTIONS,
     ERRNO_ACTIONS,
@@ -32,21 +32,13 @@ from seccomp_operator.profile.shape import Shaped, ShapedRule, shape_profile
 
 
 @dataclass(frozen=True, slots=True)
-class Validation:
+class Validation(Findings):
     profile: Profile | None  # None when there is any error
     findings: tuple[Finding, ...]
 
     @property
     def ok(self) -> bool:
         return not has_errors(self.findings)
-
-    @property
-    def errors(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.is_error)
-
-    @property
-    def warnings(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if not f.is_error)
 
 
 # How a message names another place in the profile (a pointer relative to the validated object).
