@@ -43,7 +43,7 @@ from seccomp_operator.profile import (
     validate_resource,
 )
 from seccomp_operator.profile.arches import ARCHES
-from seccomp_operator.profile.syscalls import _known_names, libseccomp_version, native_number, present_on, supported
+from seccomp_operator.profile.syscalls import known_names, libseccomp_version, native_number, present_on, supported
 from seccomp_operator.profile.validate import MAX_ARG_COMPARISONS, MAX_SYSCALL_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def docker_default_spec() -> dict[str, Any]:
 def worst_case_rules(per_rule: int, spread: bool) -> tuple[list[str], list[dict[str, Any]]]:
     """(architectures, rules) of the worst case for one shape of argument conditions."""
     arches = [a for a, info in ARCHES.items() if info.runc and info.little_endian and supported(a)]
-    names = sorted((n for n in _known_names() if native_number(n) >= 0), key=lambda n: (-len(present_on(n)), n))
+    names = sorted((n for n in known_names() if native_number(n) >= 0), key=lambda n: (-len(present_on(n)), n))
     count = MAX_ARG_COMPARISONS // per_rule
     conditional = names[:count] if spread else ["ioctl"]
     rules: list[dict[str, Any]] = [
