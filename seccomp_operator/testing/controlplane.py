@@ -9,9 +9,10 @@ Usage::
         cp.kubectl("apply", "--server-side", "-f", "crds/")
         client = cp.api_client()
 
-What runs: etcd on two free loopback ports (client, peer) and kube-apiserver on a free loopback port, both children
-of this process, each in its own process group, with their logs in ``<workdir>/logs``. Nothing listens on anything
-but 127.0.0.1. Certificates, keys and kubeconfigs are generated into ``<workdir>`` with ``cryptography``.
+What runs: etcd on two free loopback ports (client, peer) and kube-apiserver on a free port of ``address``
+(127.0.0.1 unless a real node must reach it: see ``testing/cluster.py``), both children of this process, each in its
+own process group, with their logs in ``<workdir>/logs``. etcd listens on 127.0.0.1 only. Certificates, keys and
+kubeconfigs are generated into ``<workdir>`` with ``cryptography``.
 
 Cleanup is layered because a test that fails, a Ctrl-C and a SIGKILLed runner must all leave nothing behind:
 ``stop()`` / the context manager (SIGTERM, then SIGKILL after a deadline), a ``weakref.finalize`` that also runs at
@@ -54,11 +55,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 __all__ = [
     "AdminCredentials",
     "BinariesNotFoundError",
+    "CertificateAuthority",
     "ControlPlane",
     "ControlPlaneError",
     "KubectlError",
+    "cache_root",
     "find_binaries",
     "repo_root",
+    "script_default",
 ]
 
 BINARIES = ("kube-apiserver", "etcd", "kubectl")
@@ -108,22 +112,31 @@ def _has_all(directory: Path) -> bool:
     return all(os.access(directory / name, os.X_OK) for name in BINARIES)
 
 
-def _script_default(script_text: str, variable: str) -> str:
-    # Reads e.g. K8S_VERSION="${K8S_VERSION:-v1.37.2}" so the versions live in one place: the build script.
-    match = re.search(rf'^{variable}="\$\{{{variable}:-([^}}]+)\}}"', script_text, re.MULTILINE)
-    if match is None:
-        raise BinariesNotFoundError(f"cannot read the default {variable} from scripts/control-plane-binaries.sh")
-    return match.group(1)
+def script_default(variable: str, *scripts: Path) -> str:
+    """The default of ``variable`` in the build scripts, overridable from the environment like the scripts do.
+
+    Reads e.g. K8S_VERSION="${K8S_VERSION:-v1.37.2}", so each version lives in one place: the scripts.
+    """
+    if os.environ.get(variable):
+        return os.environ[variable]
+    for script in scripts:
+        match = re.search(rf'^{variable}="\$\{{{variable}:-([^}}]+)\}}"', script.read_text(), re.MULTILINE)
+        if match is not None:
+            return match.group(1)
+    raise BinariesNotFoundError(f"cannot read the default {variable} from {', '.join(map(str, scripts))}")
+
+
+def cache_root() -> Path:
+    """``${SECCOMP_OPERATOR_CACHE:-${XDG_CACHE_HOME:-~/.cache}/seccomp-operator}``, as the scripts compute it."""
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("SECCOMP_OPERATOR_CACHE") or os.path.join(cache_home, "seccomp-operator"))
 
 
 def _cached_binaries_dir(script: Path) -> Path:
     """Where scripts/control-plane-binaries.sh caches its build (mirrors the script's own computation)."""
-    text = script.read_text()
-    k8s = os.environ.get("K8S_VERSION") or _script_default(text, "K8S_VERSION")
-    etcd = os.environ.get("ETCD_VERSION") or _script_default(text, "ETCD_VERSION")
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    cache_root = os.environ.get("SECCOMP_OPERATOR_CACHE") or os.path.join(cache_home, "seccomp-operator")
-    return Path(cache_root) / "control-plane" / f"k8s-{k8s}_etcd-{etcd}"
+    k8s = script_default("K8S_VERSION", script.parent / "lib" / "kubernetes.sh")
+    etcd = script_default("ETCD_VERSION", script)
+    return cache_root() / "control-plane" / f"k8s-{k8s}_etcd-{etcd}"
 
 
 def find_binaries(*, build: bool = True) -> Path:
@@ -273,6 +286,48 @@ def _issue(
 
 
 @dataclass(frozen=True)
+class CertificateAuthority:
+    """A CA whose key is on disk, for issuing more certificates later (client identities, kubelet serving certs)."""
+
+    cert_path: Path
+    key_path: Path
+
+    @classmethod
+    def create(cls, directory: Path, common_name: str) -> CertificateAuthority:
+        """Makes a new CA as ``<directory>/<common_name>.crt`` and ``.key``, or loads it when both exist."""
+        ca = cls(directory / f"{common_name}.crt", directory / f"{common_name}.key")
+        if not (ca.cert_path.exists() and ca.key_path.exists()):
+            directory.mkdir(parents=True, exist_ok=True)
+            cert, key = _make_ca(common_name)
+            ca.cert_path.write_bytes(_cert_pem(cert))
+            _write_private(ca.key_path, _key_pem(key))
+        return ca
+
+    def issue(
+        self,
+        path_stem: Path,
+        common_name: str,
+        *,
+        organizations: Sequence[str] = (),
+        server: bool = False,
+        dns_names: Sequence[str] = (),
+        ips: Sequence[str] = (),
+    ) -> tuple[Path, Path]:
+        """Writes ``<path_stem>.crt`` and ``.key`` (a client certificate unless ``server``); returns both paths."""
+        ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+        cert, key = _issue(ca_cert, ca_key, x509.Name(attributes), server=server, dns_names=dns_names, ips=ips)
+        cert_path, key_path = path_stem.with_suffix(".crt"), path_stem.with_suffix(".key")
+        cert_path.parent.mkdir(parents=True, exist_ok=True)
+        cert_path.write_bytes(_cert_pem(cert))
+        _write_private(key_path, _key_pem(key))
+        return cert_path, key_path
+
+
+@dataclass(frozen=True)
 class _Pki:
     ca: Path  # serving CA: what clients trust
     server_cert: Path
@@ -285,9 +340,9 @@ class _Pki:
     sa_private: Path
 
 
-def _ensure_pki(directory: Path) -> _Pki:
+def _ensure_pki(directory: Path, address: str) -> _Pki:
     """Creates the CAs, certs and the service-account key pair once; a reused workdir keeps them (and so its
-    kubeconfigs and issued tokens stay valid)."""
+    kubeconfigs and issued tokens stay valid). The serving certificate names ``address`` too."""
     pki = _Pki(
         ca=directory / "ca.crt",
         server_cert=directory / "apiserver.crt",
@@ -315,7 +370,7 @@ def _ensure_pki(directory: Path) -> _Pki:
             "kubernetes.default.svc",
             "kubernetes.default.svc.cluster.local",
         ),
-        ips=("127.0.0.1", str(next(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE).hosts()))),
+        ips=tuple(dict.fromkeys(("127.0.0.1", address, str(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE)[1])))),
     )
     client_ca_cert, client_ca_key = _make_ca("seccomp-operator-test-client-ca")
     admin_cert, admin_key = _issue(
@@ -364,7 +419,7 @@ def _free_ports(count: int) -> list[int]:
         return ports
 
 
-def _child_setup_factory() -> Callable[[], None] | None:
+def child_setup_factory() -> Callable[[], None] | None:
     """preexec_fn that makes the kernel SIGKILL the child when its parent dies (even by SIGKILL).
 
     libc and prctl are resolved here, in the parent, so the child between fork and exec only makes one plain
@@ -397,7 +452,7 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
+def terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
     """SIGTERM the child's process group, SIGKILL it after ``timeout`` (at once if ``timeout <= 0``), reap it."""
     if proc.returncode is None:
         if timeout > 0:
@@ -422,7 +477,7 @@ class _Children:
     def stop(self, name: str, timeout: float) -> None:
         proc = self.procs.pop(name, None)
         if proc is not None:
-            _terminate(proc, timeout)
+            terminate(proc, timeout)
         log = self.logs.pop(name, None)
         if log is not None:
             log.close()
@@ -436,7 +491,7 @@ def _shutdown(children: _Children, timeout: float, remove: Path | None) -> None:
         shutil.rmtree(remove, ignore_errors=True)
 
 
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         with path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -465,6 +520,9 @@ class ControlPlane:
             does not matter for throw-away data. Benchmarks measuring write latency may want True.
         start_timeout: deadline for etcd plus the API server to become ready, per attempt.
         stop_timeout: grace period between SIGTERM and SIGKILL, per process.
+        address: where the API server listens and what it advertises (the ``kubernetes`` Service's endpoint).
+            127.0.0.1 by default; a real node's Pods need an address they can reach, such as the host's own.
+        authorization_modes: ``--authorization-mode``; a real node adds ``Node`` in front of ``RBAC``.
     """
 
     def __init__(
@@ -479,6 +537,8 @@ class ControlPlane:
         stop_timeout: float = 15.0,
         keep_workdir: bool = False,
         build: bool = True,
+        address: str = "127.0.0.1",
+        authorization_modes: Sequence[str] = ("RBAC",),
     ) -> None:
         self._given_workdir = Path(workdir).resolve() if workdir is not None else None
         self._binaries_dir = Path(binaries_dir) if binaries_dir is not None else None
@@ -489,6 +549,8 @@ class ControlPlane:
         self.stop_timeout = stop_timeout
         self.keep_workdir = keep_workdir
         self._build = build
+        self.address = address
+        self.authorization_modes: tuple[str, ...] = tuple(authorization_modes)
         self._workdir: Path | None = None
         self._pki: _Pki | None = None
         self._children = _Children()
@@ -534,7 +596,7 @@ class ControlPlane:
                 if not os.access(binaries / name, os.X_OK):
                     raise BinariesNotFoundError(f"{binaries / name} is missing or not executable")
             (self._workdir / "logs").mkdir(exist_ok=True)
-            self._pki = _ensure_pki(self._workdir / "pki")
+            self._pki = _ensure_pki(self._workdir / "pki", self.address)
             self._ssl = self._admin_ssl_context()
             self._remove_stale_kubeconfig()
             fresh_etcd = not (self._workdir / "etcd").exists()
@@ -609,7 +671,7 @@ class ControlPlane:
 
     @property
     def server_url(self) -> str:
-        return f"https://127.0.0.1:{self._apiserver_port}"
+        return f"https://{self.address}:{self._apiserver_port}"
 
     @property
     def etcd_url(self) -> str:
@@ -624,6 +686,12 @@ class ControlPlane:
     def ca_path(self) -> Path:
         """CA that signed the API server's serving certificate."""
         return self._require_pki().ca
+
+    @property
+    def client_ca(self) -> CertificateAuthority:
+        """The CA the API server trusts for client certificates (``--client-ca-file``): issue identities with it."""
+        pki = self._require_pki()
+        return CertificateAuthority(pki.client_ca, pki.client_ca_key)
 
     @property
     def admin(self) -> AdminCredentials:
@@ -649,7 +717,7 @@ class ControlPlane:
         """GET ``path`` from the API server as admin; returns (HTTP status, body)."""
         self._require_running()
         assert self._ssl is not None
-        conn = http.client.HTTPSConnection("127.0.0.1", self._apiserver_port, context=self._ssl, timeout=timeout)
+        conn = http.client.HTTPSConnection(self.address, self._apiserver_port, context=self._ssl, timeout=timeout)
         try:
             conn.request("GET", path)
             response = conn.getresponse()
@@ -696,6 +764,15 @@ class ControlPlane:
         # The kubernetes package is untyped; the alias keeps mypy --strict from flagging the call.
         load: Callable[..., Any] = config.new_client_from_config
         return load(config_file=str(kubeconfig or self.kubeconfig_path))
+
+    def kubeconfig_for_certificate(self, cert_path: Path, key_path: Path, *, name: str, path: Path) -> Path:
+        """Writes a kubeconfig that authenticates with a client certificate (e.g. from ``client_ca.issue``)."""
+        user = {
+            "client-certificate-data": base64.b64encode(cert_path.read_bytes()).decode(),
+            "client-key-data": base64.b64encode(key_path.read_bytes()).decode(),
+        }
+        self._write_kubeconfig(path, user, user_name=name)
+        return path
 
     def kubeconfig_for_token(
         self, token: str, *, name: str = "token", path: str | os.PathLike[str] | None = None
@@ -821,7 +898,7 @@ class ControlPlane:
                 # Own process group: a terminal's Ctrl-C does not hit the children before we can stop them in
                 # order, and killpg reaches anything they fork.
                 process_group=0,
-                preexec_fn=_child_setup_factory(),  # noqa: PLW1509 (see _child_setup_factory)
+                preexec_fn=child_setup_factory(),  # noqa: PLW1509 (see child_setup_factory)
             )
         except BaseException:
             log.close()
@@ -854,8 +931,8 @@ class ControlPlane:
         return [
             str(self.binaries_dir / "kube-apiserver"),
             f"--etcd-servers={self.etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={self.address}",
+            f"--advertise-address={self.address}",
             f"--secure-port={self._apiserver_port}",
             f"--cert-dir={self.workdir / 'apiserver-certs'}",
             f"--tls-cert-file={pki.server_cert}",
@@ -866,13 +943,13 @@ class ControlPlane:
             f"--service-account-signing-key-file={pki.sa_private}",
             f"--api-audiences={SERVICE_ACCOUNT_ISSUER}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-            "--authorization-mode=RBAC",
+            f"--authorization-mode={','.join(self.authorization_modes)}",
             # These are on by default in 1.37; naming them keeps the tests' premise explicit.
             "--enable-admission-plugins=ValidatingAdmissionPolicy,ValidatingAdmissionWebhook,MutatingAdmissionWebhook",
             "--allow-privileged=true",
             # The lease reconciler of the `kubernetes` Service refuses a loopback advertise address (1.37), and
-            # with no kube-proxy nothing would use those endpoints anyway.
-            "--endpoint-reconciler-type=none",
+            # with no kube-proxy nothing would use those endpoints anyway. A reachable address gets real endpoints.
+            "--endpoint-reconciler-type=" + ("none" if ipaddress.ip_address(self.address).is_loopback else "lease"),
             *self.extra_apiserver_args,
         ]
 
@@ -886,7 +963,7 @@ class ControlPlane:
                 conn: http.client.HTTPConnection = http.client.HTTPConnection("127.0.0.1", self._etcd_port, timeout=2)
             else:
                 assert self._ssl is not None
-                conn = http.client.HTTPSConnection("127.0.0.1", self._apiserver_port, context=self._ssl, timeout=5)
+                conn = http.client.HTTPSConnection(self.address, self._apiserver_port, context=self._ssl, timeout=5)
             try:
                 conn.request("GET", path)
                 response = conn.getresponse()
@@ -921,5 +998,5 @@ class ControlPlane:
         parts = [what]
         for log_name in logs:
             log = self.workdir / "logs" / f"{log_name}.log"
-            parts.append(f"--- last {LOG_TAIL_LINES} lines of {log}:\n{_tail(log)}")
+            parts.append(f"--- last {LOG_TAIL_LINES} lines of {log}:\n{log_tail(log)}")
         return ControlPlaneError("\n".join(parts))
