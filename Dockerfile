@@ -12,6 +12,10 @@ ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 # so no compiler is needed even here) -----------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# pip reads these from the environment. Unset (the default), it uses the package index; set, the build runs offline
+# from a wheelhouse mounted into it (PIP_NO_INDEX=1, PIP_FIND_LINKS=<dir>): scripts/image.sh builds that way.
+ARG PIP_NO_INDEX
+ARG PIP_FIND_LINKS
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY seccomp_operator ./seccomp_operator
@@ -22,18 +26,24 @@ FROM ${PYTHON_IMAGE} AS runtime
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     PATH=/opt/seccomp-operator/bin:$PATH
-# pyseccomp loads libseccomp.so.2 with ctypes (syscall names and architectures are checked against it).
-RUN apt-get update \
-    && apt-get install --yes --no-install-recommends libseccomp2 \
-    && rm -rf /var/lib/apt/lists/*
-# The wheels are bind-mounted from the build stage, so they never become a layer of this image; the venv gets no
-# pip of its own (the base image's pip installs into it).
+# pyseccomp loads libseccomp.so.2 with ctypes (syscall names and architectures are checked against it). Debian's
+# apt depends on it, so bookworm bases already have it; installing only when missing keeps an offline build offline.
+RUN dpkg-query --show --showformat='${Status}' libseccomp2 2>/dev/null | grep -q 'install ok installed' \
+    || { apt-get update \
+         && apt-get install --yes --no-install-recommends libseccomp2 \
+         && rm -rf /var/lib/apt/lists/*; }
+# The wheels are bind-mounted from the build stage, so they never become a layer of this image. The venv's own pip
+# (from ensurepip, which every Python base has) installs them and is removed again: nothing to install with is left.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    python -m venv --without-pip /opt/seccomp-operator \
-    && python -m pip --python /opt/seccomp-operator/bin/python install --no-index --find-links=/wheels \
-       seccomp-operator \
+    python -m venv /opt/seccomp-operator \
+    && /opt/seccomp-operator/bin/python -m pip install --no-index --find-links=/wheels seccomp-operator \
+    && /opt/seccomp-operator/bin/python -m pip uninstall --yes --quiet pip setuptools \
     && seccomp-operator --help >/dev/null
-# Non-root by default (the controller); the agent's DaemonSet sets runAsUser 0 with every capability dropped.
+# Non-root by default (the controller); the agent's DaemonSet sets runAsUser 0 with every capability dropped. The
+# uid gets a name: libraries ask the password database who they run as (kopf's peering identity calls
+# getpass.getuser(), which raises for a uid without an entry, and the controller then never starts).
+RUN echo 'seccomp-operator:x:65532:65532:seccomp-operator:/nonexistent:/usr/sbin/nologin' >>/etc/passwd \
+    && echo 'seccomp-operator:x:65532:' >>/etc/group
 USER 65532:65532
 ENTRYPOINT ["seccomp-operator"]
 CMD ["--help"]
