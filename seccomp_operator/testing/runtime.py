@@ -248,13 +248,14 @@ def build_busybox_image(
     busybox: str | os.PathLike[str] = DEFAULT_BUSYBOX,
     ref: str = DEFAULT_IMAGE_REF,
     arch: str | None = None,
+    cmd: Sequence[str] = ("/bin/sh",),
 ) -> Path:
     """Write an OCI image-layout tarball (``ctr images import`` format ``oci.v1``) holding one image.
 
     The image has a single uncompressed layer: the static ``busybox`` at /bin/busybox with a symlink for
     each applet in /bin, /tmp (1777), mount points and a minimal /etc/passwd. ``ref`` is stored as the
     ``org.opencontainers.image.ref.name`` annotation; a full reference (with ``/`` or ``:``) is imported
-    under exactly that name.
+    under exactly that name. ``cmd`` is the image's default command.
     """
     bb = Path(busybox)
     if not _is_static_elf(bb):
@@ -265,7 +266,7 @@ def build_busybox_image(
     config = {
         "architecture": goarch,
         "os": "linux",
-        "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "WorkingDir": "/"},
+        "config": {"Env": ["PATH=/bin"], "Cmd": list(cmd), "WorkingDir": "/"},
         "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
         "history": [{"created_by": "seccomp_operator.testing.runtime.build_busybox_image"}],
     }
@@ -519,7 +520,7 @@ class ContainerdHarness:
         for line in plugins.splitlines():
             cols = line.split()
             if len(cols) >= 4 and cols[0] == "io.containerd.snapshotter.v1" and cols[1] == "overlayfs":
-                if cols[-1] == "ok" and _overlay_mount_works(self.workdir):
+                if cols[-1] == "ok" and overlay_mount_works(self.workdir):
                     return "overlayfs"
                 break
         return "native"
@@ -561,75 +562,22 @@ class ContainerdHarness:
             proc.kill()
             proc.wait(timeout=15)
 
-    def _shim_pids(self) -> list[int]:
-        """PIDs of containerd shims started by this harness's containerd (their cmdline names our socket)."""
-        if self._workdir is None:
-            return []
-        needle = self.address.encode()
-        pids: list[int] = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if argv and b"containerd-shim" in argv[0] and needle in argv:
-                pids.append(int(entry.name))
-        return pids
-
     def _kill_leftover_shims(self) -> None:
         """SIGKILL shims still running after containerd stopped, and wait until they are gone."""
-        for pid in self._shim_pids():
-            _kill_and_wait(pid, timeout=10)
+        for pid in shim_pids(self.address):
+            kill_and_wait(pid, timeout=10)
 
     def _runc_force_delete_all(self) -> None:
         """Kill and delete containers left in our private runc root (only after a crash or timeout)."""
-        root = self.workdir / "runc" / self.namespace
-        if not root.is_dir():
-            return
-        for state in root.iterdir():
-            if state.is_dir():
-                subprocess.run(
-                    ["runc", "--root", str(root), "delete", "--force", state.name],
-                    capture_output=True,
-                    timeout=30,
-                    check=False,
-                    env=_clean_env(),
-                )
+        runc_force_delete_all(self.workdir / "runc" / self.namespace)
 
     @staticmethod
     def _unmount_under(base: Path) -> None:
-        prefix = str(base).rstrip("/") + "/"
-        try:
-            lines = Path("/proc/self/mountinfo").read_text().splitlines()
-        except OSError:
-            return
-        points = []
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 4:
-                mp = fields[4].encode().decode("unicode_escape")
-                if mp.startswith(prefix):
-                    points.append(mp)
-        for mp in sorted(points, key=len, reverse=True):
-            subprocess.run(["umount", "-l", mp], capture_output=True, timeout=10, check=False)
+        unmount_under(base)
 
     def _remove_cgroups(self) -> None:
         """Remove the (by now empty) cgroup directories of this harness, deepest first."""
-        parent = self.cgroup_parent.lstrip("/")
-        base = Path("/sys/fs/cgroup")
-        candidates: list[Path] = []
-        with contextlib.suppress(OSError):
-            for hierarchy in [base, *(p for p in base.iterdir() if p.is_dir())]:
-                top = hierarchy / parent
-                if top.is_dir():
-                    candidates.extend(sorted(top.rglob("*"), key=lambda p: len(p.parts), reverse=True))
-                    candidates.append(top)
-        for path in candidates:
-            if path.is_dir():
-                with contextlib.suppress(OSError):
-                    path.rmdir()
+        remove_cgroup_tree(self.cgroup_parent)
 
     # ------------------------------------------------------------------ ctr
 
@@ -787,7 +735,97 @@ class ContainerdHarness:
         )
 
 
-def _kill_and_wait(pid: int, timeout: float) -> None:
+# ---------------------------------------------------------------------- clean-up helpers, shared with testing/node.py
+
+
+def shim_pids(address: str) -> list[int]:
+    """PIDs of the containerd shims of the containerd at ``address`` (their command line names its socket)."""
+    needle = address.encode()
+    pids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and b"containerd-shim" in argv[0] and needle in argv:
+            pids.append(int(entry.name))
+    return pids
+
+
+def runc_force_delete_all(root: Path) -> None:
+    """``runc delete --force`` every container whose state is in ``root`` (kills its processes first)."""
+    if not root.is_dir():
+        return
+    for state in root.iterdir():
+        if state.is_dir():
+            subprocess.run(
+                ["runc", "--root", str(root), "delete", "--force", state.name],
+                capture_output=True,
+                timeout=30,
+                check=False,
+                env=_clean_env(),
+            )
+
+
+def unmount_under(base: Path) -> None:
+    """Lazily unmount everything mounted below ``base`` in this mount namespace, deepest first."""
+    prefix = str(base).rstrip("/") + "/"
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    points = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            mp = fields[4].encode().decode("unicode_escape")
+            if mp.startswith(prefix):
+                points.append(mp)
+    for mp in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", mp], capture_output=True, timeout=10, check=False)
+
+
+def cgroup_dirs(relative: str) -> list[Path]:
+    """Every directory of the cgroup ``relative`` (say ``/foo``) and its descendants, in every mounted hierarchy,
+    deepest first."""
+    parent = relative.strip("/")
+    base = Path("/sys/fs/cgroup")
+    found: list[Path] = []
+    if not parent:
+        return found
+    with contextlib.suppress(OSError):
+        for hierarchy in [base, *(p for p in base.iterdir() if p.is_dir())]:
+            top = hierarchy / parent
+            if top.is_dir():
+                found.extend(sorted(top.rglob("*"), key=lambda p: len(p.parts), reverse=True))
+                found.append(top)
+    return [p for p in found if p.is_dir()]
+
+
+def remove_cgroup_tree(relative: str) -> None:
+    """Remove the (by now empty) cgroup ``relative`` and everything below it, in every hierarchy."""
+    for path in cgroup_dirs(relative):
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def kill_cgroup_tree(relative: str, timeout: float = 10.0) -> None:
+    """SIGKILL every process in the cgroup ``relative`` or below it, until none is left or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids: set[int] = set()
+        for path in cgroup_dirs(relative):
+            with contextlib.suppress(OSError):
+                pids.update(int(p) for p in (path / "cgroup.procs").read_text().split())
+        if not pids or time.monotonic() > deadline:
+            return
+        for pid in pids:
+            kill_and_wait(pid, timeout=max(0.1, deadline - time.monotonic()))
+
+
+def kill_and_wait(pid: int, timeout: float) -> None:
     """SIGKILL ``pid`` (not necessarily our child) and wait for it to exit, via a pidfd."""
     try:
         pidfd = os.pidfd_open(pid)
@@ -803,7 +841,7 @@ def _kill_and_wait(pid: int, timeout: float) -> None:
         os.close(pidfd)
 
 
-def _overlay_mount_works(workdir: Path) -> bool:
+def overlay_mount_works(workdir: Path) -> bool:
     """Try one real overlay mount in ``workdir``: nested sandboxes often list overlay but refuse it."""
     base = workdir / "overlay-probe"
     dirs = [base / d for d in ("lower1", "lower2", "upper", "work", "merged")]
