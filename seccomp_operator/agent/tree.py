@@ -28,7 +28,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class UnsafePathError(OSError):
-    """A symlink, or something that is not a directory, where the agent needs a directory."""
+    """A symlink, or something that is not a directory, where the agent needs a directory; or a directory that
+    another user owns."""
 
 
 class EntryKind(Enum):
@@ -166,7 +167,10 @@ class ProfileTree:
             return True
 
     def scan(self) -> dict[tuple[str, str], FileState]:
-        """Every profile file in the subtree; stale temp files from an interrupted write are removed on the way."""
+        """Every profile file in the subtree; stale temp files from an interrupted write are removed on the way.
+
+        A namespace directory the agent refuses (see ``_open_child_dir``) is skipped here: each profile in it fails
+        on its own when it is converged, instead of one directory hiding every other namespace."""
         found: dict[tuple[str, str], FileState] = {}
         with self._dir(self.subdir, create=False) as sub_fd:
             if sub_fd is None:
@@ -175,7 +179,10 @@ class ProfileTree:
                 if not ns_entry.is_dir(follow_symlinks=False) or ns_entry.name.startswith("."):
                     continue
                 ns_path = os.path.join(self.root, self.subdir, ns_entry.name)
-                ns_fd = _open_child_dir(sub_fd, ns_entry.name, ns_path, create=False)
+                try:
+                    ns_fd = _open_child_dir(sub_fd, ns_entry.name, ns_path, create=False)
+                except UnsafePathError:
+                    continue
                 if ns_fd is None:
                     continue
                 try:
@@ -209,12 +216,25 @@ def _open_child_dir(parent_fd: int, name: str, shown: str, *, create: bool) -> i
                 exc.errno, f"{shown} is a symlink or not a directory; refusing to follow it"
             ) from None
         raise
-    # A directory with a loose mode or another owner would let others swap entries under us: put both back.
+    # A directory that another user owns lets that user swap entries under us, and taking it back needs CAP_CHOWN,
+    # which the agent does not hold (it runs with no capability at all): refuse it, saying what would fix it. Only
+    # host root can put such a directory into the kubelet's root-owned 0755 tree.
     info = os.fstat(fd)
     if info.st_uid != os.geteuid():
-        os.fchown(fd, os.geteuid(), os.getegid())
+        os.close(fd)
+        raise UnsafePathError(
+            errno.EPERM,
+            f"{shown} is owned by uid {info.st_uid}, not by the agent's uid {os.geteuid()}, so that user could swap "
+            f"profiles in it; refusing to use it (the agent holds no CAP_CHOWN to take it back: "
+            f"chown {os.geteuid()}:{os.getegid()} {shown} on the node)",
+        )
+    # A loose mode would let others swap entries too; the owner may put it back without any capability.
     if stat.S_IMODE(info.st_mode) != DIR_MODE:
-        os.fchmod(fd, DIR_MODE)
+        try:
+            os.fchmod(fd, DIR_MODE)
+        except BaseException:
+            os.close(fd)
+            raise
     return fd
 
 
@@ -227,6 +247,11 @@ def _read_entry(dir_fd: int, filename: str) -> FileState:
         return FileState(EntryKind.SYMLINK)
     if not stat.S_ISREG(info.st_mode):
         return FileState(EntryKind.OTHER)
+    mode = stat.S_IMODE(info.st_mode)
+    if mode != FILE_MODE or info.st_nlink != 1 or info.st_uid != os.geteuid():
+        # Not intact whatever it holds, so it is replaced without being read: reading a file host root made
+        # unreadable (chmod 000) would need CAP_DAC_OVERRIDE, which the agent does not hold.
+        return FileState(EntryKind.REGULAR, "", info.st_nlink, mode, info.st_uid)
     try:
         # O_NONBLOCK: if a FIFO is swapped in between stat and open, the open must not hang.
         fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)

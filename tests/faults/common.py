@@ -7,6 +7,8 @@ import contextlib
 import json
 import os
 import stat
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from seccomp_operator.agent.agent import AgentSettings
 from seccomp_operator.controller.operator import WebhookSettings
 from seccomp_operator.controller.reconciler import ControllerSettings
 from seccomp_operator.profile import validate_profile
-from seccomp_operator.testing.controlplane import ControlPlane
+from seccomp_operator.testing.controlplane import ControlPlane, child_setup_factory, terminate
 from seccomp_operator.testing.net import free_port
 from seccomp_operator.testing.simulation import Simulation, wait_until
 
@@ -207,17 +209,116 @@ def is_current_and_ready(obj: dict[str, Any] | None, generation: int) -> bool:
 # Simulation per test
 
 
+# setpriv empties the bounding, inheritable and ambient sets, so the exec leaves uid 0 with no permitted or
+# effective capability either: what a container with `capabilities: {drop: [ALL]}` and runAsUser 0 gets.
+NO_CAPABILITIES = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all", "--no-new-privs"]
+
+
+class AgentProcess:
+    """`seccomp-operator agent` in a process of its own, as the DaemonSet runs it: uid 0 with an empty capability
+    set and no_new_privs."""
+
+    def __init__(self, node: str, root: Path, kubeconfig: Path, log: Path) -> None:
+        argv = [
+            *NO_CAPABILITIES,
+            sys.executable,
+            "-m",
+            "seccomp_operator",
+            "agent",
+            f"--node-name={node}",
+            f"--root={root}",
+            f"--kubeconfig={kubeconfig}",
+            "--health-addr=",
+            "--log-format=plain",
+        ]
+        self._log = log.open("ab")
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+            process_group=0,
+            preexec_fn=child_setup_factory(),  # noqa: PLW1509 (dies with the test process)
+        )
+        self.log = log
+        # Until setpriv has exec'd the agent, the process still holds setpriv's (full) capabilities.
+        wait_until(
+            lambda: self.proc.poll() is not None or "setpriv" not in self._exe(),
+            timeout=30,
+            what="the agent process to start",
+        )
+        assert self.proc.poll() is None, self.describe()
+
+    def _exe(self) -> str:
+        try:
+            return os.readlink(f"/proc/{self.proc.pid}/exe")
+        except OSError:
+            return "setpriv"
+
+    def capabilities(self) -> dict[str, int]:
+        """CapInh/CapPrm/CapEff/CapBnd/CapAmb of the running agent, from /proc."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
+        return {k: int(v, 16) for k, _, v in (line.partition(":\t") for line in status) if k.startswith("Cap")}
+
+    def describe(self) -> str:
+        tail = self.log.read_text(errors="replace").splitlines()[-15:]
+        return f"agent pid {self.proc.pid} exit {self.proc.poll()}; log tail:\n" + "\n".join(tail)
+
+    def stop(self) -> None:
+        terminate(self.proc, 10)
+        self._log.close()
+
+
 class Cluster:
     """A Simulation whose nodes carry a label unique to the test; every profile selects it, so nodes left by other
-    tests never count as targets."""
+    tests never count as targets. With ``agent_processes``, agents run as capability-less processes
+    (``AgentProcess``) instead of inside the Simulation."""
 
-    def __init__(self, cp: ControlPlane, workdir: Path, sim: Simulation, run_id: str, nodes: list[str]) -> None:
+    def __init__(
+        self,
+        cp: ControlPlane,
+        workdir: Path,
+        sim: Simulation,
+        run_id: str,
+        nodes: list[str],
+        agent_processes: bool = False,
+    ) -> None:
         self.cp = cp
         self.workdir = workdir
         self.sim = sim
         self.run_id = run_id
         self.nodes = nodes
         self.api = Api(cp)
+        self.agent_processes = agent_processes
+        self.processes: dict[str, AgentProcess] = {}
+
+    def start_agent(self, node: str) -> None:
+        if not self.agent_processes:
+            self.sim.start_agent(node)
+            return
+        root = self.sim.root_of(node)
+        root.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        agent = AgentProcess(node, root, self.cp.kubeconfig_path, self.workdir / f"agent-{node}.log")
+        self.processes[node] = agent
+        caps = agent.capabilities()
+        assert caps["CapEff"] == caps["CapPrm"] == caps["CapBnd"] == caps["CapAmb"] == 0, caps
+
+    def stop_agent(self, node: str) -> None:
+        if node in self.processes:
+            self.processes.pop(node).stop()
+        else:
+            self.sim.stop_agent(node)
+
+    def describe_agent(self, node: str) -> str:
+        if node in self.processes:
+            return self.processes[node].describe()
+        return f"agent task {self.sim._agent_tasks.get(node)!r}"
+
+    def close(self) -> None:
+        for node in list(self.processes):
+            self.stop_agent(node)
 
     @property
     def selector(self) -> dict[str, str]:
@@ -243,6 +344,7 @@ def cluster(
     controllers: int = 1,
     agent_settings: AgentSettings | None = None,
     start_agents: bool = True,
+    agent_processes: bool = False,
 ) -> Iterator[Cluster]:
     run_id = uuid.uuid4().hex[:8]
     lease_ns = f"lease-{run_id}"
@@ -265,12 +367,12 @@ def cluster(
         agent_settings=agent_settings or AgentSettings(verify_interval_seconds=3600),
         controller_settings=ControllerSettings(aggregation_delay_seconds=0.2, deletion_timeout_seconds=120),
     )
-    handle = Cluster(cp, workdir, sim, run_id, names)
+    handle = Cluster(cp, workdir, sim, run_id, names, agent_processes)
     try:
         for node in names:
             sim.create_node(node, {"faults-run": run_id})
             if start_agents:
-                sim.start_agent(node)
+                handle.start_agent(node)
         for _ in range(controllers):
             sim.start_controller(health_addr=None)
         if webhook:
@@ -281,6 +383,7 @@ def cluster(
             )
         yield handle
     finally:
+        handle.close()
         sim.close()
         if webhook:
             cp.kubectl("delete", "validatingwebhookconfiguration", WEBHOOK_CONFIG, "--ignore-not-found", check=False)

@@ -3,6 +3,9 @@ agent uses, a directory swapped for a symlink while the agent rewrites, loose mo
 disk and a read-only root. Nothing is ever written outside the subtree, the failure is reported per profile with
 the path, the old file stays, and the node recovers once the plant is gone.
 
+The agents run as the DaemonSet runs them: `seccomp-operator agent` processes, uid 0 with an empty capability set
+(``AgentProcess``), so nothing here passes only because the test runs as full root.
+
 Complements tests/agent/test_tree*.py (the tree alone) with the whole agent: inotify, the worker, the report."""
 
 from __future__ import annotations
@@ -63,10 +66,9 @@ def wait_installed(cl: Cluster, node: str, namespace: str, name: str, errno_ret:
     try:
         wait_until(installed, timeout=RECOVER_SECONDS, interval=0.1, what=f"{node} to install {name} ({errno_ret})")
     except TimeoutError as exc:
-        task = cl.sim._agent_tasks.get(node)
         raise AssertionError(
             f"{exc}: report {report_entry(cl, node, f'{namespace}/{name}')}, on disk errno {errno_on_disk(path)}, "
-            f"agent task {task!r}"
+            f"{cl.describe_agent(node)}"
         ) from None
 
 
@@ -100,7 +102,7 @@ def test_planted_paths_are_refused_reported_and_recovered(
 ) -> None:
     sentinel = tmp_path / "outside"
     sentinel.mkdir()
-    with cluster(fault_plane, tmp_path / "c", 2) as cl:
+    with cluster(fault_plane, tmp_path / "c", 2, agent_processes=True) as cl:
         node, calm = cl.nodes
         key = f"{fault_ns}/p"
         errno_ret = 1
@@ -161,7 +163,7 @@ def test_links_fifos_modes_and_owners_at_the_file_are_repaired(
     outside.mkdir()
     decoy = outside / "decoy.json"
     decoy.write_text("decoy\n")
-    with cluster(fault_plane, tmp_path / "c", 1) as cl:
+    with cluster(fault_plane, tmp_path / "c", 1, agent_processes=True) as cl:
         (node,) = cl.nodes
         cl.api.apply(fault_ns, "p", cl.spec(spec_with_errno(7)))
         wait_installed(cl, node, fault_ns, "p", 7)
@@ -172,6 +174,8 @@ def test_links_fifos_modes_and_owners_at_the_file_are_repaired(
             ("file-hardlink-outside", lambda: (file.unlink(), os.link(decoy, file))),
             ("file-fifo", lambda: (file.unlink(), os.mkfifo(file))),
             ("file-mode-0666", lambda: file.chmod(0o666)),
+            # Unreadable even to its owner without CAP_DAC_OVERRIDE: replaced without being read.
+            ("file-mode-000", lambda: file.chmod(0o000)),
             ("file-foreign-owner", lambda: os.chown(file, 65534, 65534)),
         ]
         for name, plant in plants:
@@ -179,15 +183,25 @@ def test_links_fifos_modes_and_owners_at_the_file_are_repaired(
             wait_installed(cl, node, fault_ns, "p", 7)
             assert decoy.read_text() == "decoy\n" and decoy.stat().st_nlink == 1, name
             fault_book.record(f"fs-plant-{name}", injections=1, notes="replaced (never written through), repaired")
-        # A loose or foreign namespace directory would let others swap entries under the agent.
+        # A loose namespace directory would let others swap entries under the agent: its owner puts the mode back.
         ns_dir.chmod(0o777)
-        os.chown(ns_dir, 65534, 65534)
         cl.api.apply(fault_ns, "p", cl.spec(spec_with_errno(8)))
         wait_installed(cl, node, fault_ns, "p", 8)
-        info = ns_dir.stat()
-        assert stat.S_IMODE(info.st_mode) == 0o755
-        assert info.st_uid == os.geteuid(), "a directory owned by another user is left under the agent"
-        fault_book.record("fs-plant-namespace-dir-loose-mode-and-owner", injections=1, notes="mode and owner put back")
+        assert stat.S_IMODE(ns_dir.stat().st_mode) == 0o755
+        fault_book.record("fs-plant-namespace-dir-loose-mode", injections=1, notes="mode put back")
+        # A directory another user owns: taking it back would need CAP_CHOWN, which the agent does not hold. It is
+        # refused and reported with the path and the fix, and the node recovers once host root has applied it.
+        os.chown(ns_dir, 65534, 65534)
+        cl.api.apply(fault_ns, "p", cl.spec(spec_with_errno(9)))
+        entry = wait_failed(cl, node, f"{fault_ns}/p", f"{ns_dir} is owned by uid 65534")
+        assert f"chown 0:0 {ns_dir}" in entry["message"], entry
+        assert errno_on_disk(file) == 8, "the last good file stays"
+        assert ns_dir.stat().st_uid == 65534, "the agent changed an owner although it has no CAP_CHOWN"
+        os.chown(ns_dir, 0, 0)
+        wait_installed(cl, node, fault_ns, "p", 9)
+        fault_book.record(
+            "fs-plant-namespace-dir-foreign-owner", injections=1, notes="refused and reported with the fix, recovered"
+        )
         assert files_under(outside) == [str(decoy)]
 
 
@@ -209,9 +223,8 @@ def test_directory_swapped_for_a_symlink_during_writes(
 ) -> None:
     sentinel = tmp_path / "outside"
     sentinel.mkdir()
-    with cluster(fault_plane, tmp_path / "c", 1) as cl:
+    with cluster(fault_plane, tmp_path / "c", 1, agent_processes=True) as cl:
         (node,) = cl.nodes
-        agent = cl.sim.agents[node]
         cl.api.apply(fault_ns, "p", cl.spec(spec_with_errno(1)))
         wait_installed(cl, node, fault_ns, "p", 1)
         target = cl.subtree(node) if level == "subtree" else cl.subtree(node) / fault_ns
@@ -231,12 +244,10 @@ def test_directory_swapped_for_a_symlink_during_writes(
         thread.start()
         try:
             errno_ret = 1
+            # Every flip is an inotify event in the subtree, so the agent also runs passes between the writes.
             for _ in range(10 if not LONG else 60):
                 errno_ret += 1
                 cl.api.apply(fault_ns, "p", cl.spec(spec_with_errno(errno_ret)))
-                for _ in range(20):
-                    agent._request_threadsafe(None)  # full passes on top of the per-profile ones
-                    agent._request_threadsafe(f"{fault_ns}/p")
                 if flips >= FLIPS:
                     break
             wait_until(lambda: flips >= FLIPS, timeout=60, what=f"{FLIPS} flips")
@@ -246,7 +257,6 @@ def test_directory_swapped_for_a_symlink_during_writes(
         assert files_under(sentinel) == [], "a write went through the swapped-in symlink"
         assert target.is_dir() and not target.is_symlink()
         os.unlink(link)
-        agent._request_threadsafe(None)
         wait_installed(cl, node, fault_ns, "p", errno_ret)
         audit = audit_node(cl.sim.root_of(node), {f"{fault_ns}/p": errno_ret})
         fault_book.record(
@@ -275,11 +285,11 @@ def test_full_or_read_only_root_is_reported_keeps_the_old_file_and_recovers(
     fault: str, fault_plane: ControlPlane, fault_ns: str, tmp_path: Path, fault_book: FaultBook
 ) -> None:
     _ensure_root()
-    with cluster(fault_plane, tmp_path / "c", 1, start_agents=False) as cl:
+    with cluster(fault_plane, tmp_path / "c", 1, start_agents=False, agent_processes=True) as cl:
         (node,) = cl.nodes
         root = cl.sim.root_of(node)
         with tmpfs(root, "256k"):
-            cl.sim.start_agent(node)
+            cl.start_agent(node)
             try:
                 cl.api.apply(fault_ns, "p", cl.spec(spec_with_errno(1)))
                 wait_installed(cl, node, fault_ns, "p", 1)
@@ -315,4 +325,4 @@ def test_full_or_read_only_root_is_reported_keeps_the_old_file_and_recovers(
                     f"fs-{fault}", injections=1, notes="reported Failed with the path, old file intact, recovered"
                 )
             finally:
-                cl.sim.stop_agent(node)
+                cl.stop_agent(node)
