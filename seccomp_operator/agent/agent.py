@@ -74,6 +74,7 @@ class NodeAgent:
             node_name,
             coalesce_seconds=self.settings.report_coalesce_seconds,
             on_write=self.metrics.report_writes.inc,
+            on_write_failure=self.metrics.report_write_failures.inc,
         )
         self.published = Informer(
             client,

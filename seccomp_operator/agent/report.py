@@ -49,6 +49,7 @@ class ReportWriter:
         *,
         coalesce_seconds: float = 0.2,
         on_write: Callable[[], None] | None = None,
+        on_write_failure: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.node_name = node_name
@@ -57,6 +58,7 @@ class ReportWriter:
         self._sent: dict[str, Entry] | None = None  # None: the server copy is unknown (start, or it vanished)
         self._dirty = asyncio.Event()
         self._on_write = on_write or (lambda: None)
+        self._on_write_failure = on_write_failure or (lambda: None)
         # The Node's uid, once known: the report is created owned by its Node, so the garbage collector removes it
         # with the Node and reports never outlive the nodes they describe.
         self.owner_uid: str | None = None
@@ -150,6 +152,7 @@ class ReportWriter:
                 raise
             except Exception as exc:
                 failures += 1
+                self._on_write_failure()
                 log.warning("node %s: report write failed (%s), retrying", self.node_name, exc)
                 self._dirty.set()
                 await asyncio.sleep(min(10.0, 0.2 * 2**failures))

@@ -33,9 +33,10 @@ def add_parser(subparsers: Any) -> None:
 async def _main(args: argparse.Namespace) -> int:
     from seccomp_operator.agent.agent import AgentSettings, NodeAgent
     from seccomp_operator.agent.health import serve
-    from seccomp_operator.kube import KubeClient, load_config
+    from seccomp_operator.commands.settings import load_agent_config
+    from seccomp_operator.kube import KubeClient
 
-    client = KubeClient(load_config(args.kubeconfig), user_agent=f"seccomp-operator-agent/{args.node_name}")
+    client = KubeClient(load_agent_config(args.kubeconfig), user_agent=f"seccomp-operator-agent/{args.node_name}")
     settings = AgentSettings(drift_watch=not args.no_drift_watch, remove_readiness_taint=args.remove_readiness_taint)
     agent = NodeAgent(client, args.node_name, args.root, settings)
     runner = None
@@ -59,9 +60,8 @@ async def _main(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from seccomp_operator import logging_setup
+    from seccomp_operator.commands.settings import check_agent
 
-    if not args.node_name:
-        print("error: --node-name or $NODE_NAME is required")
-        return 2
+    check_agent(args)
     logging_setup.configure(args.log_format, args.log_level)
     return asyncio.run(_main(args))

@@ -50,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
     sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
 
     from seccomp_operator import logging_setup
+    from seccomp_operator.commands.settings import check_controller
     from seccomp_operator.controller.operator import Controller, WebhookSettings
     from seccomp_operator.controller.reconciler import ControllerSettings
     from seccomp_operator.kube import load_config
 
+    check_controller(args)
     logging_setup.configure(args.log_format, args.log_level)
     webhook = None
     if not args.no_webhook:

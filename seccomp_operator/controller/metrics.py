@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from seccomp_operator.observability import register_process_metrics
+
 
 class ControllerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        register_process_metrics(r)
         self.profiles = Gauge("seccomp_controller_profiles", "SeccompProfiles by phase.", ["phase"], registry=r)
         self.validation_failures = Counter(
             "seccomp_controller_validation_failures_total", "Profile revisions refused by validation.", registry=r

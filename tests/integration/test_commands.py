@@ -130,6 +130,11 @@ def test_controller_and_agent_processes(
     _, controller_metrics = http_get(f"http://127.0.0.1:{ports['controller']}/metrics")
     assert 'seccomp_controller_profiles{phase="Ready"}' in controller_metrics
     assert "seccomp_controller_leader 1.0" in controller_metrics
+    # Both: which build runs, and the process (memory, CPU, descriptors) and interpreter it runs in.
+    for body in (agent_metrics, controller_metrics):
+        assert re.search(r'^seccomp_operator_build_info\{.*version="\d+\.\d+.*"\} 1\.0$', body, re.MULTILINE), body
+        assert re.search(r"^process_resident_memory_bytes [0-9.e+]+$", body, re.MULTILINE), body
+        assert "\npython_info{" in body
 
     for proc in (agent, controller):
         proc.send_signal(signal.SIGTERM)
