@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130  # the shell's convention for a command ended by SIGINT
 
 
 def add_parser(subparsers: Any) -> None:
@@ -76,6 +78,14 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
             cp.kubectl("apply", "--server-side", "-f", str(root / "crds"))
             cp.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             cp.kubectl("create", "namespace", "seccomp-operator")
+            # Pods need their ServiceAccount, and no kube-controller-manager runs here to make `default`: without
+            # it `kubectl apply -f examples/pod-web-server.yaml` is refused. Applied, so an existing one is fine.
+            account = {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "default", "namespace": "default"},
+            }
+            cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(account))
         webhook = WebhookSettings(
             addr="127.0.0.1",
             port=free_port(),
@@ -101,7 +111,8 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
                 for manifest in sorted((root / "examples").glob("*.yaml")):
                     if "pod" in manifest.name:
                         continue
-                    print("    " + cp.kubectl("apply", "-f", str(manifest)).stdout.strip().replace("\n", "\n    "))
+                    applied = cp.kubectl("apply", "--server-side", "-f", str(manifest)).stdout.strip()
+                    print("    " + applied.replace("\n", "\n    "))
             with Step("waiting for every profile to be Ready on every node"):
                 cp.kubectl(
                     "wait",
@@ -146,7 +157,7 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
                 print(
                     f"\nThe cluster keeps running. In another shell:\n  export KUBECONFIG={cp.kubeconfig_path}\n"
                     f"  {cp.binaries_dir / 'kubectl'} get seccompprofiles -A\nNode roots are under {workdir / 'nodes'}."
-                    " Press Ctrl-C to stop.",
+                    " Press Ctrl-C (or send SIGTERM) to stop.",
                     flush=True,
                 )
                 try:
@@ -164,15 +175,28 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
     return 0
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    # SIGTERM (systemd, `timeout`, a CI runner, `kill`) stops the demo the way Ctrl-C does: through every `finally`,
+    # so the controller, the agents and the control plane are stopped and the workdir released. A second signal
+    # during that cleanup gets the default action.
+    signal.signal(signum, signal.SIG_DFL)
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.WARNING, format="    [%(levelname)s %(name)s] %(message)s")
     # kopf logs every webhook refusal as an error; the demo prints the refusal the user sees instead.
     logging.getLogger("kopf").setLevel(logging.CRITICAL)
-    if args.workdir:
-        workdir = Path(args.workdir).resolve()
-        workdir.mkdir(parents=True, exist_ok=True)
-        return _demo(args, workdir)
-    with tempfile.TemporaryDirectory(prefix="seccomp-operator-demo-") as tmp:
-        return _demo(args, Path(tmp))
+    try:
+        if args.workdir:
+            workdir = Path(args.workdir).resolve()
+            workdir.mkdir(parents=True, exist_ok=True)
+            return _demo(args, workdir)
+        with tempfile.TemporaryDirectory(prefix="seccomp-operator-demo-") as tmp:
+            return _demo(args, Path(tmp))
+    except KeyboardInterrupt:
+        print("\ninterrupted before the demo finished; everything it started is stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
