@@ -13,6 +13,7 @@ from seccomp_operator.profile import (
     Arg,
     Profile,
     Rule,
+    build_manifest,
     compile_profile,
     localhost_profile,
     merge,
@@ -118,10 +119,7 @@ def test_merge_child_without_default_inherits_it() -> None:
 
 
 def manifest(spec: dict[str, object], name: str = "web", namespace: str | None = "team-a") -> dict[str, object]:
-    metadata: dict[str, object] = {"name": name}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    return {"apiVersion": "seccomp-operator.io/v1alpha1", "kind": "SeccompProfile", "metadata": metadata, "spec": spec}
+    return build_manifest(name=name, namespace=namespace, spec=spec)
 
 
 def test_validate_resource_splits_operator_fields() -> None:

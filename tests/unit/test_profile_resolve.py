@@ -8,17 +8,14 @@ from typing import Any
 import pytest
 
 import seccomp_operator.profile.validate as validate_module
-from seccomp_operator.profile import MAX_BASE_DEPTH, render, resolve_profile, validate_resource
+from seccomp_operator.profile import MAX_BASE_DEPTH, build_manifest, render, resolve_profile, validate_resource
 from seccomp_operator.profile.validate import MAX_ARG_COMPARISONS
 
 X86_64 = "SCMP_ARCH_X86_64"
 
 
 def manifest(name: str, spec: dict[str, Any], namespace: str | None = "ns") -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    return {"apiVersion": "seccomp-operator.io/v1alpha1", "kind": "SeccompProfile", "metadata": metadata, "spec": spec}
+    return build_manifest(name=name, namespace=namespace, spec=spec)
 
 
 def rule(*names: str, action: str = "SCMP_ACT_ALLOW", **fields: Any) -> dict[str, Any]:
