@@ -1,10 +1,10 @@
-"""`python -m bench`: the scale benchmark (see bench/README.md). The profile-core benchmark is `bench.profile_core`."""
+"""`python -m bench` (`make bench`): every benchmark in one invocation; see bench/README.md and bench/main.py."""
 
 from __future__ import annotations
 
 import sys
 
-from bench.scale import main
+from bench.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

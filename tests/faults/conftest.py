@@ -1,7 +1,8 @@
 """Fixtures for the fault suite: its own control plane (so restarts never disturb other suites), one Simulation per
-test with uniquely named nodes, and the figures recorder that writes bench/results/faults.json.
+test with uniquely named nodes, and the figures recorder.
 
-Short by default (CI); FAULTS_LONG=1 repeats every fault many more times.
+Short by default (CI); FAULTS_LONG=1 repeats every fault many more times, and only such an explicit long run writes
+its figures to bench/results/faults.json (the committed results the README's reliability table is rendered from).
 """
 
 from __future__ import annotations
@@ -59,22 +60,28 @@ def fault_ns(fault_plane: ControlPlane) -> str:
 
 @pytest.fixture(scope="session")
 def fault_book() -> Iterator[FaultBook]:
-    """Figures per fault, merged by fault name into bench/results/faults.json when the session ends."""
+    """Figures per fault; a long run merges them by fault name into bench/results/faults.json when it ends."""
     book = FaultBook()
     yield book
-    if not book.faults:
-        return
+    save_fault_results(book, RESULTS, long=LONG)
+
+
+def save_fault_results(book: FaultBook, path: Path, *, long: bool) -> bool:
+    """Write the figures of a long run into `path` (merged by fault name); a short run (CI) writes nothing, so it
+    never replaces the committed long-run figures. True when written."""
+    if not long or not book.faults:
+        return False
     existing: dict[str, Any] = {}
-    if RESULTS.exists():
+    if path.exists():
         try:
-            existing = json.loads(RESULTS.read_text())
+            existing = json.loads(path.read_text())
         except ValueError:
             existing = {}
     by_name = {f["name"]: f for f in existing.get("faults", [])}
     for fault in book.faults.values():
-        by_name[fault["name"]] = {**fault, "mode": "long" if LONG else "short"}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+        by_name[fault["name"]] = {**fault, "mode": "long"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
         json.dumps(
             {
                 "description": "Fault-injection suite (tests/faults): per fault, how often it was injected and "
@@ -86,6 +93,7 @@ def fault_book() -> Iterator[FaultBook]:
         )
         + "\n"
     )
+    return True
 
 
 # `kill -USR1 <pytest pid>` dumps every thread's stack: the way to see what a hung fault run waits on.
