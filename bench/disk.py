@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.util import REPO, wait_until
+from bench.util import REPO, reap, wait_until
 
 # Node directories on the same disk file system as the rest of the machine's state (not tmpfs): the agents write and
 # fsync there as they would on a node's own disk. `BENCH_NODES_DIR` moves them (say, to compare with tmpfs).
@@ -121,8 +121,4 @@ class DiskObserver:
     def close(self) -> None:
         if self._process.stdin is not None:
             self._process.stdin.close()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        reap([self._process], 10)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.util import REPO, parallel, proc_status_kib
+from bench.util import REPO, parallel, proc_status_kib, reap
 
 AGENTS_PER_PROCESS = 500
 
@@ -103,12 +103,7 @@ class Fleet:
         for process in self.processes:
             if process.stdin is not None:
                 process.stdin.close()
-        for process in self.processes:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        reap(self.processes, 60)
 
 
 def worker(kubeconfig: str, sim_workdir: str, drift_watched: int, nodes: list[str]) -> int:

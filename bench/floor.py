@@ -20,7 +20,7 @@ from collections import defaultdict
 from typing import Any
 
 from bench.profiles import profile_name, profile_spec
-from bench.util import REPO, parallel, wait_until
+from bench.util import REPO, parallel, reap, wait_until
 from seccomp_operator.testing.controlplane import ControlPlane
 
 CLIENTS_PER_PROCESS = 500
@@ -111,12 +111,7 @@ class Floor:
     def close(self) -> None:
         for process in self.processes:
             process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        reap(self.processes, 10)
 
 
 def measure_floor(cp: ControlPlane, clients: int, profile_counts: list[int], runs: int) -> dict[str, Any]:

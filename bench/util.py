@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -57,6 +58,17 @@ def parallel(function: Callable[..., Any], calls: list[tuple[Any, ...]], width: 
     with ThreadPoolExecutor(max_workers=width) as pool:
         for future in [pool.submit(function, *args) for args in calls]:
             future.result()
+
+
+def reap(processes: list[subprocess.Popen[str]], timeout: float) -> None:
+    """Wait for processes that were asked to end (stdin closed or SIGTERM); SIGKILL whatever is left after
+    `timeout` seconds each."""
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def raise_open_files_limit(wanted: int = 65536) -> None:

@@ -11,19 +11,8 @@ DEBIAN_PACKAGES=(libseccomp2 runc containerd busybox-static iproute2 gcc libc6-d
   containernetworking-plugins nftables buildah mmdebstrap openssl util-linux)
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
-if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-  missing=()
-  for p in "${DEBIAN_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing Debian packages: ${missing[*]}"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-  fi
-else
+scripts/debian-packages.sh "${DEBIAN_PACKAGES[@]}" ||
   log "not root: skipping Debian packages (${DEBIAN_PACKAGES[*]}); runtime tests will be skipped"
-fi
 
 PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null || PY=python3

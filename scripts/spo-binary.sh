@@ -24,17 +24,7 @@ DEBIAN_PACKAGES=(libseccomp-dev socat)
 
 log() { printf '[spo %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-  missing=()
-  for p in "${DEBIAN_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing Debian packages: ${missing[*]}"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-  fi
-fi
+"$(dirname "$0")/debian-packages.sh" "${DEBIAN_PACKAGES[@]}" || true  # checked one by one below
 command -v socat >/dev/null || { echo "error: socat is needed to run SPO's daemons (apt-get install socat)" >&2; exit 1; }
 command -v go >/dev/null || { echo "error: Go toolchain not found; needed to build SPO" >&2; exit 1; }
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
