@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from seccomp_operator.testing.controlplane import _child_setup_factory, _terminate
+from seccomp_operator.testing.controlplane import child_setup_factory, terminate
 
 
 class ApiForwarder:
@@ -36,11 +36,11 @@ class ApiForwarder:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_child_setup_factory(),  # noqa: PLW1509 - one prctl call, resolved before the fork
+                preexec_fn=child_setup_factory(),  # noqa: PLW1509 - one prctl call, resolved before the fork
             )
 
     def close(self) -> None:
-        _terminate(self.process, 5)
+        terminate(self.process, 5)
 
 
 def spawn_isolated(
@@ -78,7 +78,7 @@ def spawn_isolated(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_child_setup_factory(),  # noqa: PLW1509
+            preexec_fn=child_setup_factory(),  # noqa: PLW1509
         )
 
 
@@ -93,7 +93,7 @@ def main_pid(process: subprocess.Popen[bytes]) -> int:
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int | None:
     """SIGTERM the process group, SIGKILL after `timeout`; the exit code (SPO exits by panicking on SIGTERM)."""
-    _terminate(process, timeout)
+    terminate(process, timeout)
     return process.returncode
 
 

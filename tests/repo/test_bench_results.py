@@ -34,3 +34,15 @@ def test_scale_and_peer_results_come_from_one_full_invocation() -> None:
 def test_a_stray_block_body_is_noticed() -> None:
     text = "<!-- bench:reliability -->\n| made up | 1 |\n<!-- /bench:reliability -->\n"
     assert render.rendered(text, RESULTS) != text
+
+
+def test_every_benchmark_module_imports() -> None:
+    """`make bench` is not part of `make test`; a renamed helper it imports must still fail a test."""
+    import importlib
+    import pkgutil
+
+    import bench
+
+    for module in pkgutil.iter_modules(bench.__path__):
+        if module.name != "__main__":
+            importlib.import_module(f"bench.{module.name}")
